@@ -1,0 +1,83 @@
+//! Drives a Switchboard server over loopback and prints throughput and latency.
+//!
+//! By default it starts the server itself (the release binary beside this
+//! one) on a fresh database, so each run also reports the time from start to
+//! `/readyz` answering 200 and the server's resident memory idle and under load.
+//! `--url` and `--key` point it at a server that is already running instead.
+
+mod load;
+mod scenarios;
+mod server;
+
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "switchboard-bench", about = "Load scenarios against a Switchboard server (loopback only)")]
+struct Args {
+    /// Scenario: healthz, integration-read, credentials-read (see --help of each below).
+    scenario: String,
+    /// Concurrent requests in flight.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Measured seconds (after a one-second warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Database for a server the bench starts: sqlite (a fresh file) or a postgres:// URL (a fresh schema is made in it).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// Use a running server at this URL instead of starting one.
+    #[arg(long)]
+    url: Option<String>,
+    /// A secret API key for --url.
+    #[arg(long, env = "SWITCHBOARD_BENCH_KEY")]
+    key: Option<String>,
+    /// Rows to create before measuring, where the scenario stores data.
+    #[arg(long, default_value_t = 1000)]
+    rows: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut started = None;
+    let (base, key) = match (&args.url, &args.key) {
+        (Some(url), Some(key)) => (url.trim_end_matches('/').to_owned(), key.clone()),
+        (Some(_), None) => anyhow::bail!("--url needs --key (or SWITCHBOARD_BENCH_KEY) with a secret API key"),
+        _ => {
+            let s = server::Spawned::start(&args.database).await?;
+            println!("server: {} on {} — ready {:.0} ms after start, idle RSS {:.1} MiB", s.binary, s.database_label, s.ready_ms, s.rss_mib());
+            let pair = (s.base.clone(), s.key.clone());
+            started = Some(s);
+            pair
+        }
+    };
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).timeout(Duration::from_secs(30)).build()?;
+    let scenario = scenarios::prepare(&args.scenario, &client, &base, &key, args.rows).await?;
+    if let Some(s) = &started {
+        println!("after setup ({} rows): RSS {:.1} MiB", args.rows, s.rss_mib());
+    }
+    let report = load::run(&client, &scenario, args.concurrency, Duration::from_secs(args.seconds)).await;
+    println!(
+        "{}: {} requests in {:.1} s at concurrency {} → {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms; errors {}",
+        args.scenario,
+        report.requests,
+        report.elapsed.as_secs_f64(),
+        args.concurrency,
+        report.requests as f64 / report.elapsed.as_secs_f64(),
+        report.p50_ms,
+        report.p99_ms,
+        report.p999_ms,
+        report.max_ms,
+        report.errors
+    );
+    if let Some(s) = started {
+        println!("server RSS after load: {:.1} MiB", s.rss_mib());
+        s.stop().await;
+    }
+    if report.errors > 0 {
+        anyhow::bail!("{} requests failed: {}", report.errors, report.first_error.unwrap_or_default());
+    }
+    Ok(())
+}

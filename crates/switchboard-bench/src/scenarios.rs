@@ -1,0 +1,51 @@
+//! What each scenario creates before measuring, and the request it repeats.
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+
+#[derive(Clone)]
+pub(crate) struct Scenario {
+    base: String,
+    key: String,
+    /// Paths to cycle through.
+    paths: Vec<String>,
+}
+
+impl Scenario {
+    pub(crate) fn request(&self, client: &reqwest::Client, i: u64) -> reqwest::RequestBuilder {
+        // A cheap stateless mix (splitmix64) spreads the reads over all rows.
+        let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let path = &self.paths[(z ^ (z >> 31)) as usize % self.paths.len()];
+        client.get(format!("{}{path}", self.base)).bearer_auth(&self.key)
+    }
+}
+
+pub(crate) async fn prepare(name: &str, client: &reqwest::Client, base: &str, key: &str, rows: usize) -> anyhow::Result<Scenario> {
+    let make = |paths: Vec<String>| Scenario { base: base.to_owned(), key: key.to_owned(), paths };
+    match name {
+        // The floor: routing, middleware, no auth, no storage.
+        "healthz" => Ok(make(vec!["/healthz".into()])),
+        // An authenticated read of one stored row (secret key lookup + integration row).
+        "integration-read" => {
+            let mut paths = Vec::with_capacity(rows);
+            for i in 0..rows.max(1) {
+                let id = format!("bench-{i}");
+                let res = client
+                    .post(format!("{base}/v1/integrations"))
+                    .bearer_auth(key)
+                    .json(&json!({"id": id, "provider": "github", "client_id": format!("client-{i}"), "client_secret": format!("secret-{i}")}))
+                    .send()
+                    .await
+                    .context("creating integrations")?;
+                if !res.status().is_success() && res.status().as_u16() != 409 {
+                    bail!("creating integration {id}: {} {}", res.status(), res.text().await.unwrap_or_default());
+                }
+                paths.push(format!("/v1/integrations/{id}"));
+            }
+            Ok(make(paths))
+        }
+        other => bail!("unknown scenario {other:?}; known: healthz, integration-read"),
+    }
+}

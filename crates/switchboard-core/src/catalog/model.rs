@@ -1,0 +1,371 @@
+//! The catalog file format (see providers/FORMAT.md), as serde types.
+//! `deny_unknown_fields` everywhere: a typo in a provider file is an error, not a silent default.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub categories: Vec<String>,
+    pub docs_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_group: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub placeholders: BTreeMap<String, Placeholder>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<CredentialMode, CredentialSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Webhooks>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Placeholder {
+    pub label: String,
+    pub pattern: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic with client id and secret (RFC 6749 2.3.1's must-support).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the request body.
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyKind {
+    #[default]
+    None,
+    Form,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    pub authorization_url: String,
+    pub token_url: String,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    #[serde(default = "form_body")]
+    pub token_request_body: BodyKind,
+    #[serde(default)]
+    pub pkce: bool,
+    #[serde(default = "space")]
+    pub scope_separator: String,
+    #[serde(default = "scope_param")]
+    pub scope_param: String,
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    #[serde(default)]
+    pub optional_scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorize_params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub refresh: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_lifetime_s: Option<u64>,
+    #[serde(default)]
+    pub error_in_ok_false: bool,
+    #[serde(default)]
+    pub token_fields: TokenFields,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<RequestSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke: Option<RequestSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<RequestSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthApply>,
+}
+
+fn form_body() -> BodyKind {
+    BodyKind::Form
+}
+fn space() -> String {
+    " ".to_owned()
+}
+fn scope_param() -> String {
+    "scope".to_owned()
+}
+
+/// Where the tokens sit in the token answer (paths).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenFields {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: String,
+    pub scope: String,
+    pub token_type: String,
+}
+
+impl Default for TokenFields {
+    fn default() -> Self {
+        Self {
+            access_token: "access_token".into(),
+            refresh_token: "refresh_token".into(),
+            expires_in: "expires_in".into(),
+            scope: "scope".into(),
+            token_type: "token_type".into(),
+        }
+    }
+}
+
+/// The non-OAuth ways to connect. Order is the order the catalog lists them.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialMode {
+    ApiKey,
+    Basic,
+    BotToken,
+    ServiceAccount,
+    Smtp,
+    Webhook,
+}
+
+impl CredentialMode {
+    pub const ALL: [CredentialMode; 6] =
+        [Self::ApiKey, Self::Basic, Self::BotToken, Self::ServiceAccount, Self::Smtp, Self::Webhook];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiKey => "api_key",
+            Self::Basic => "basic",
+            Self::BotToken => "bot_token",
+            Self::ServiceAccount => "service_account",
+            Self::Smtp => "smtp",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSpec {
+    pub label: String,
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthApply>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<RequestSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldFormat {
+    #[default]
+    Text,
+    Url,
+    Email,
+    Json,
+    Integer,
+    Enum,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    pub name: String,
+    pub label: String,
+    pub secret: bool,
+    #[serde(default = "yes")]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub format: FieldFormat,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How credentials are applied to a request.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthApply {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub header: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic: Option<BasicApply>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicApply {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestAuth {
+    /// The mode's `auth` (for OAuth: the bearer access token).
+    #[default]
+    Default,
+    ClientBasic,
+    Bearer,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    Smtp,
+    ServiceAccount,
+}
+
+/// A templated HTTP request, and how to read identity from its answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TestKind>,
+    #[serde(default = "get")]
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: BodyKind,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub auth: RequestAuth,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid_statuses: Option<Vec<u16>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn get() -> String {
+    "GET".to_owned()
+}
+
+impl RequestSpec {
+    /// Statuses that mean "the credentials are wrong".
+    #[must_use]
+    pub fn invalid_statuses(&self) -> &[u16] {
+        self.invalid_statuses.as_deref().unwrap_or(&[401, 403])
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookScheme {
+    Stripe,
+    Github,
+    Slack,
+    Shopify,
+    Meta,
+    Twilio,
+    Discord,
+    StandardWebhooks,
+    MicrosoftGraph,
+    Trello,
+    Generic,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhooks {
+    pub scheme: WebhookScheme,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_url: Option<String>,
+}
+
+/// Allowed category names.
+pub const CATEGORIES: &[&str] = &[
+    "ai",
+    "accounting",
+    "analytics",
+    "automation",
+    "calendar",
+    "communication",
+    "crm",
+    "databases",
+    "design",
+    "developer-tools",
+    "documents",
+    "e-commerce",
+    "email",
+    "forms",
+    "hr",
+    "marketing",
+    "payments",
+    "productivity",
+    "project-management",
+    "sms",
+    "social",
+    "spreadsheets",
+    "storage",
+    "support",
+    "video",
+    "other",
+];

@@ -1,0 +1,412 @@
+//! Whole-entry checks: ids, URLs, placeholders, auth modes, templates.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use regex::Regex;
+
+use super::model::*;
+use super::{path, template};
+
+/// One thing wrong with one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub origin: String,
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(origin: &str, key: &str, message: impl Into<String>) -> Self {
+        Self { origin: origin.to_owned(), key: key.to_owned(), message: message.into() }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.origin, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.origin, self.key, self.message)
+        }
+    }
+}
+
+/// OAuth names usable in OAuth templates besides the placeholders.
+const OAUTH_NAMES: &[&str] = &["access_token", "refresh_token", "client_id", "client_secret"];
+
+struct Checker<'a> {
+    origin: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(Problem::new(self.origin, key, message));
+    }
+
+    fn non_empty(&mut self, key: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.report(key, "must not be empty");
+        }
+    }
+
+    fn https_url(&mut self, key: &str, value: &str) {
+        match url::Url::parse(value) {
+            Ok(u) if u.scheme() == "https" => {}
+            Ok(_) => self.report(key, format!("{value:?} must be an https URL")),
+            Err(e) => self.report(key, format!("{value:?} is not a URL: {e}")),
+        }
+    }
+
+    /// A template must parse, use only `allowed` names, and with sample values be a URL (when `url`).
+    fn template(&mut self, key: &str, value: &str, allowed: &BTreeSet<String>, url: bool, relative_ok: bool) {
+        let names = match template::names(value) {
+            Ok(n) => n,
+            Err(e) => return self.report(key, e.to_string()),
+        };
+        for n in &names {
+            if !allowed.contains(*n) {
+                let known: Vec<_> = allowed.iter().map(String::as_str).collect();
+                self.report(key, format!("uses {{{n}}}, which is not declared here (declared: {})", known.join(", ")));
+            }
+        }
+        if url {
+            let sample = template::render_url(value, |n| {
+                Some(if n.starts_with("metadata.") || names.first() == Some(&n) && value.starts_with('{') {
+                    "https://sample.example".into()
+                } else {
+                    "sample".into()
+                })
+            });
+            match sample {
+                Ok(s) if relative_ok && s.starts_with('/') => {}
+                Ok(s) => {
+                    if let Err(e) = url::Url::parse(&s) {
+                        self.report(key, format!("{value:?} does not make a URL: {e}"));
+                    }
+                }
+                Err(e) => self.report(key, e.to_string()),
+            }
+        }
+    }
+
+    fn path(&mut self, key: &str, value: &str) {
+        if !path::is_valid(value) {
+            self.report(key, format!("{value:?} is not a path like \"result.username\" or \"data.0.id\""));
+        }
+    }
+
+    fn regex(&mut self, key: &str, pattern: &str) -> Option<Regex> {
+        if !pattern.starts_with('^') || !pattern.ends_with('$') {
+            self.report(key, format!("pattern {pattern:?} must be anchored with ^ and $"));
+        }
+        match Regex::new(pattern) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.report(key, format!("pattern {pattern:?} does not compile: {e}"));
+                None
+            }
+        }
+    }
+
+    fn request(&mut self, key: &str, req: &RequestSpec, allowed: &BTreeSet<String>, has_base: bool) {
+        if req.kind.is_some() {
+            return;
+        }
+        let method_ok = matches!(req.method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD");
+        if !method_ok {
+            self.report(&format!("{key}.method"), format!("{:?} is not an HTTP method in capitals", req.method));
+        }
+        match (&req.path, &req.url) {
+            (Some(_), Some(_)) => self.report(key, "give either `path` or `url`, not both"),
+            (None, None) => self.report(key, "needs a `path` (relative to the base URL) or a `url`"),
+            (Some(p), None) => {
+                if !has_base {
+                    self.report(
+                        &format!("{key}.path"),
+                        "a relative path needs `api_base_url` (or the mode's `base_url`)",
+                    );
+                }
+                if !p.starts_with('/') {
+                    self.report(&format!("{key}.path"), format!("{p:?} must start with '/'"));
+                }
+                self.template(&format!("{key}.path"), p, allowed, true, true);
+            }
+            (None, Some(u)) => self.template(&format!("{key}.url"), u, allowed, true, false),
+        }
+        for (h, v) in &req.headers {
+            self.template(&format!("{key}.headers.{h}"), v, allowed, false, false);
+        }
+        for (q, v) in &req.query {
+            self.template(&format!("{key}.query.{q}"), v, allowed, false, false);
+        }
+        if req.body == BodyKind::None && !req.params.is_empty() {
+            self.report(&format!("{key}.params"), "params need `body = \"form\"` or `body = \"json\"`");
+        }
+        for (p, v) in &req.params {
+            if let serde_json::Value::String(s) = v {
+                self.template(&format!("{key}.params.{p}"), s, allowed, false, false);
+            }
+        }
+        for (name, p) in [("ok_field", &req.ok_field), ("id", &req.id), ("name", &req.name), ("email", &req.email)] {
+            if let Some(p) = p {
+                self.path(&format!("{key}.{name}"), p);
+            }
+        }
+        for (m, p) in &req.metadata {
+            self.path(&format!("{key}.metadata.{m}"), p);
+        }
+        if let Some(statuses) = &req.invalid_statuses
+            && statuses.iter().any(|s| !(400..500).contains(s)) {
+                self.report(&format!("{key}.invalid_statuses"), "only 4xx statuses can mean wrong credentials");
+            }
+    }
+
+    fn auth_apply(&mut self, key: &str, auth: &AuthApply, allowed: &BTreeSet<String>) {
+        for (h, v) in &auth.header {
+            self.template(&format!("{key}.header.{h}"), v, allowed, false, false);
+        }
+        for (q, v) in &auth.query {
+            self.template(&format!("{key}.query.{q}"), v, allowed, false, false);
+        }
+        if let Some(b) = &auth.basic {
+            self.template(&format!("{key}.basic.username"), &b.username, allowed, false, false);
+            self.template(&format!("{key}.basic.password"), &b.password, allowed, false, false);
+        }
+    }
+
+    fn source(&mut self, key: &str, value: &Option<String>) {
+        let Some(v) = value else { return };
+        match v.split_once(':') {
+            Some(("header", h)) if !h.is_empty() => {}
+            Some(("body", p)) => self.path(key, p),
+            Some(("query", q)) if !q.is_empty() => {}
+            _ => self.report(key, format!("{v:?} must be \"header:NAME\", \"query:NAME\" or \"body:PATH\"")),
+        }
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+fn is_snake(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Every problem with one entry (empty when it is sound).
+#[must_use]
+pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
+    let mut c = Checker { origin, problems: Vec::new() };
+    if !is_slug(&p.id) {
+        c.report("id", format!("{:?} must be lowercase letters and digits joined by single hyphens", p.id));
+    }
+    c.non_empty("name", &p.name);
+    c.non_empty("description", &p.description);
+    if p.categories.is_empty() {
+        c.report("categories", "list at least one category");
+    }
+    for cat in &p.categories {
+        if !CATEGORIES.contains(&cat.as_str()) {
+            c.report("categories", format!("{cat:?} is not one of: {}", CATEGORIES.join(", ")));
+        }
+    }
+    c.https_url("docs_url", &p.docs_url);
+
+    let placeholders: BTreeSet<String> = p.placeholders.keys().cloned().collect();
+    for (name, ph) in &p.placeholders {
+        let key = format!("placeholders.{name}");
+        if !is_snake(name) {
+            c.report(&key, "placeholder names are snake_case");
+        }
+        c.non_empty(&format!("{key}.label"), &ph.label);
+        if let Some(re) = c.regex(&format!("{key}.pattern"), &ph.pattern) {
+            for (what, v) in [("default", &ph.default), ("example", &ph.example)] {
+                if let Some(v) = v
+                    && !re.is_match(v) {
+                        c.report(&format!("{key}.{what}"), format!("{v:?} does not match the pattern"));
+                    }
+            }
+        }
+    }
+
+    // Metadata names an entry records, usable as {metadata.NAME} in api_base_url and oauth2.auth.
+    let mut metadata: BTreeSet<String> = BTreeSet::new();
+    if let Some(o) = &p.oauth2 {
+        metadata.extend(o.token_metadata.keys().map(|k| format!("metadata.{k}")));
+        if let Some(i) = &o.identity {
+            metadata.extend(i.metadata.keys().map(|k| format!("metadata.{k}")));
+        }
+    }
+    for spec in p.credentials.values() {
+        if let Some(t) = &spec.test {
+            metadata.extend(t.metadata.keys().map(|k| format!("metadata.{k}")));
+        }
+    }
+
+    if let Some(base) = &p.api_base_url {
+        // The base URL serves every mode, so it may use placeholders, any mode's fields, or metadata.
+        let mut allowed: BTreeSet<String> = placeholders.clone();
+        allowed.extend(metadata.iter().cloned());
+        for spec in p.credentials.values() {
+            allowed.extend(spec.fields.iter().map(|f| f.name.clone()));
+        }
+        c.template("api_base_url", base, &allowed, true, false);
+        if base.ends_with('/') {
+            c.report("api_base_url", "must not end with '/'");
+        }
+    }
+    for (h, v) in &p.api_headers {
+        c.template(&format!("api_headers.{h}"), v, &BTreeSet::new(), false, false);
+    }
+    for (i, ep) in p.error_paths.iter().enumerate() {
+        c.path(&format!("error_paths[{i}]"), ep);
+    }
+
+    if let Some(o) = &p.oauth2 {
+        check_oauth2(&mut c, p, o, &placeholders, &metadata);
+    }
+    for (mode, spec) in &p.credentials {
+        check_mode(&mut c, p, *mode, spec);
+    }
+    if let Some(w) = &p.webhooks {
+        c.source("webhooks.event_id", &w.event_id);
+        c.source("webhooks.event_type", &w.event_type);
+        c.source("webhooks.account", &w.account);
+        if let Some(d) = &w.docs_url {
+            c.https_url("webhooks.docs_url", d);
+        }
+    }
+    if p.oauth2.is_none() && p.credentials.is_empty() && p.webhooks.is_none() {
+        c.report("", "declares no way to connect: add [oauth2], a [credentials.MODE] or [webhooks]");
+    }
+    if !p.placeholders.is_empty() && p.oauth2.is_none() {
+        c.report("placeholders", "placeholders are only used by [oauth2]; credential modes declare fields");
+    }
+    c.problems
+}
+
+fn check_oauth2(
+    c: &mut Checker<'_>,
+    p: &Provider,
+    o: &OAuth2,
+    placeholders: &BTreeSet<String>,
+    metadata: &BTreeSet<String>,
+) {
+    let mut allowed = placeholders.clone();
+    allowed.extend(OAUTH_NAMES.iter().map(|s| (*s).to_owned()));
+    c.template("oauth2.authorization_url", &o.authorization_url, placeholders, true, false);
+    c.template("oauth2.token_url", &o.token_url, placeholders, true, false);
+    if o.scope_separator.is_empty() {
+        c.report("oauth2.scope_separator", "must not be empty");
+    }
+    if o.token_request_body == BodyKind::None {
+        c.report("oauth2.token_request_body", "must be \"form\" or \"json\"");
+    }
+    let tf = &o.token_fields;
+    for (k, v) in [
+        ("access_token", &tf.access_token),
+        ("refresh_token", &tf.refresh_token),
+        ("expires_in", &tf.expires_in),
+        ("scope", &tf.scope),
+        ("token_type", &tf.token_type),
+    ] {
+        c.path(&format!("oauth2.token_fields.{k}"), v);
+    }
+    for (m, v) in &o.token_metadata {
+        c.path(&format!("oauth2.token_metadata.{m}"), v);
+    }
+    let dupes: BTreeSet<_> = o.default_scopes.iter().filter(|s| o.optional_scopes.contains(s)).collect();
+    if !dupes.is_empty() {
+        c.report("oauth2.optional_scopes", format!("{dupes:?} are already default scopes"));
+    }
+    let has_base = p.api_base_url.is_some();
+    for (name, req) in [("identity", &o.identity), ("revoke", &o.revoke), ("exchange", &o.exchange)] {
+        if let Some(r) = req {
+            c.request(&format!("oauth2.{name}"), r, &allowed, has_base);
+        }
+    }
+    if let Some(auth) = &o.auth {
+        let mut with_meta = allowed.clone();
+        with_meta.extend(metadata.iter().cloned());
+        c.auth_apply("oauth2.auth", auth, &with_meta);
+    }
+}
+
+fn check_mode(c: &mut Checker<'_>, p: &Provider, mode: CredentialMode, spec: &CredentialSpec) {
+    let key = format!("credentials.{}", mode.as_str());
+    c.non_empty(&format!("{key}.label"), &spec.label);
+    let mut names = BTreeSet::new();
+    if spec.fields.is_empty() {
+        c.report(&format!("{key}.fields"), "declare at least one field");
+    }
+    for (i, f) in spec.fields.iter().enumerate() {
+        let fk = format!("{key}.fields[{i}]");
+        if !is_snake(&f.name) {
+            c.report(&format!("{fk}.name"), format!("{:?} must be snake_case", f.name));
+        }
+        if !names.insert(f.name.clone()) {
+            c.report(&format!("{fk}.name"), format!("{:?} is declared twice", f.name));
+        }
+        c.non_empty(&format!("{fk}.label"), &f.label);
+        if f.prefixes.iter().any(String::is_empty) {
+            c.report(&format!("{fk}.prefixes"), "prefixes must not be empty strings");
+        }
+        let re = f.pattern.as_ref().and_then(|pat| c.regex(&format!("{fk}.pattern"), pat));
+        match (f.format, f.options.is_empty()) {
+            (FieldFormat::Enum, true) => c.report(&format!("{fk}.options"), "an enum field lists its options"),
+            (FieldFormat::Enum, false) => {}
+            (_, false) => c.report(&format!("{fk}.options"), "options are only for format = \"enum\""),
+            _ => {}
+        }
+        if let Some(d) = &f.default {
+            if f.format == FieldFormat::Enum && !f.options.contains(d) {
+                c.report(&format!("{fk}.default"), format!("{d:?} is not one of the options"));
+            }
+            if let Some(re) = &re
+                && !re.is_match(d) {
+                    c.report(&format!("{fk}.default"), format!("{d:?} does not match the pattern"));
+                }
+        }
+    }
+    let base = spec.base_url.as_ref().or(p.api_base_url.as_ref());
+    if let Some(b) = &spec.base_url {
+        let mut allowed = names.clone();
+        allowed.extend(spec.test.iter().flat_map(|t| t.metadata.keys().map(|k| format!("metadata.{k}"))));
+        c.template(&format!("{key}.base_url"), b, &allowed, true, false);
+    }
+    if let Some(auth) = &spec.auth {
+        c.auth_apply(&format!("{key}.auth"), auth, &names);
+    }
+    let expected_kind = match mode {
+        CredentialMode::Smtp => Some(TestKind::Smtp),
+        CredentialMode::ServiceAccount => Some(TestKind::ServiceAccount),
+        _ => None,
+    };
+    match &spec.test {
+        Some(t) => {
+            if t.kind != expected_kind {
+                c.report(
+                    &format!("{key}.test.kind"),
+                    match expected_kind {
+                        Some(k) => format!("the {} mode's test must be kind = {:?}", mode.as_str(), k),
+                        None => "`kind` is only for the smtp and service_account modes".to_owned(),
+                    },
+                );
+            }
+            c.request(&format!("{key}.test"), t, &names, base.is_some());
+        }
+        None if expected_kind.is_some() => {
+            c.report(&format!("{key}.test"), format!("the {} mode needs its built-in test", mode.as_str()));
+        }
+        None if mode != CredentialMode::Webhook => {
+            c.report(&format!("{key}.test"), "every mode but webhook URLs needs a test request");
+        }
+        None => {}
+    }
+}

@@ -1,0 +1,14 @@
+//! Switchboard's domain: identifiers, time, opaque tokens, the vault's envelope
+//! cryptography and the provider catalog model.
+//!
+//! This crate performs no IO: it never touches a database, a socket or the
+//! clock. Callers pass `now` and bytes in; the compiler keeps it that way
+//! because axum, sqlx and reqwest are not among its dependencies.
+
+pub mod access;
+pub mod catalog;
+pub mod ids;
+pub mod random;
+pub mod time;
+pub mod token;
+pub mod vault;

@@ -1,0 +1,133 @@
+//! Building and running the server: settings → store (migrated) → vault →
+//! catalog → services → HTTP, plus the background jobs, all stopped together
+//! by one cancellation token.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::{self, CatalogLoadError};
+use crate::clock::Clock;
+use crate::config::{Settings, redact_url};
+use crate::http;
+use crate::keys::{self, KeyError};
+use crate::metrics::Metrics;
+use crate::services::Services;
+use crate::store::{Store, StoreError, StoreOptions};
+use crate::vault::{Vault, VaultServiceError};
+
+/// Why the server could not start. Each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database {url}: {source}")]
+    Database { url: String, source: StoreError },
+    #[error("cannot apply migrations: {0}")]
+    Migrate(StoreError),
+    #[error("master key: {0}")]
+    Key(#[from] KeyError),
+    #[error("vault: {0}")]
+    Vault(#[from] VaultServiceError),
+    #[error("provider catalog: {0}")]
+    Catalog(#[from] CatalogLoadError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Opens the database and applies migrations.
+pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
+    let url = settings.database.url();
+    let store = Store::connect(&StoreOptions {
+        url: url.to_owned(),
+        max_connections: settings.database_max_connections,
+        acquire_timeout: Duration::from_secs(10),
+    })
+    .await
+    .map_err(|source| StartError::Database { url: redact_url(url), source })?;
+    store.migrate().await.map_err(StartError::Migrate)?;
+    Ok(store)
+}
+
+/// Opens the vault with the configured keys (creating the embedded default's key file on first start).
+pub async fn open_vault(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) -> Result<Vault, StartError> {
+    let has_keys = !store.data_keys().await.map_err(StartError::Migrate)?.is_empty();
+    let (masters, created) = keys::resolve(settings, has_keys)?;
+    if let Some(path) = created {
+        tracing::warn!(
+            key_file = %path,
+            "created a new master key beside the database. Back it up: without it no secret in this database can be opened"
+        );
+    }
+    Ok(Vault::open(store.clone(), masters, clock).await?)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    services: Services,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Everything up to a bound listener: a wrong key or setting fails here, before any request.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let settings = Arc::new(settings);
+        let store = open_store(&settings).await?;
+        let vault = open_vault(&settings, &store, clock.clone()).await?;
+        let catalog = catalog::load(settings.providers_dir.as_deref())?;
+        let services = Services {
+            store,
+            vault: Arc::new(vault),
+            catalog: Arc::new(catalog),
+            clock,
+            settings: settings.clone(),
+            metrics: Arc::new(Metrics::new()),
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartError::Listen { addr: settings.listen, source })?;
+        let router = http::router(services.clone());
+        Ok(Self { listener, router, services, shutdown: CancellationToken::new() })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    #[must_use]
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Cancel it to stop: the listener closes, in-flight requests finish, jobs end.
+    #[must_use]
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains in-flight
+    /// requests for up to the configured grace period.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { listener, router, services, shutdown } = self;
+        let jobs = crate::jobs::spawn_all(&services, shutdown.clone());
+        let grace = services.settings.shutdown_grace;
+        let stop = shutdown.clone();
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            res = &mut server => res?,
+            () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_s = grace.as_secs(), "in-flight requests did not finish within the grace period; stopping anyway");
+            }
+        }
+        for job in jobs {
+            let _ = tokio::time::timeout(Duration::from_secs(5), job).await;
+        }
+        services.store.close().await;
+        Ok(())
+    }
+}
+
+use std::future::IntoFuture as _;

@@ -1,0 +1,393 @@
+//! The operator's command line: `serve` plus verbs that work on the database directly.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use switchboard_core::access::Principal;
+use switchboard_core::time::Timestamp;
+use switchboard_core::vault::MasterKey;
+
+use crate::app::{self, Application};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{SETTINGS, Settings};
+use crate::keys;
+use crate::metrics::Metrics;
+use crate::services::Services;
+use crate::services::audit::{AuditEvent, Outcome};
+use crate::services::integrations::NewIntegration;
+
+#[derive(Parser, Debug)]
+#[command(name = "switchboard", version, about = "Self-hosted integrations hub")]
+pub struct Cli {
+    /// A TOML settings file; SWITCHBOARD_* environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the HTTP server (migrates the database first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Secret API keys for the host app's backend.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The operator's OAuth apps.
+    Integrations {
+        #[command(subcommand)]
+        command: IntegrationsCommand,
+    },
+    /// Re-wrap every data key under a new master key, online.
+    RotateKey {
+        /// File holding the new master key (base64 of 32 bytes), e.g. from `generate-key --out`.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
+    /// Print a new random master key, or write it to a file (mode 0600).
+    GenerateKey {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The vault.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
+    /// The provider catalog.
+    Providers {
+        #[command(subcommand)]
+        command: ProvidersCommand,
+    },
+    /// List every setting and its environment variable.
+    Settings,
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id or name.
+    Revoke { id_or_name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IntegrationsCommand {
+    /// Register an OAuth app. The client secret is read from a file or stdin, never from the command line.
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        client_id: String,
+        /// File holding the client secret.
+        #[arg(long, value_name = "FILE", conflicts_with = "client_secret_stdin")]
+        client_secret_file: Option<PathBuf>,
+        /// Read the client secret from standard input.
+        #[arg(long)]
+        client_secret_stdin: bool,
+        /// Scopes, comma-separated (default: the catalog's).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        #[arg(long)]
+        redirect_uri: Option<String>,
+    },
+    List,
+    Remove {
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultCommand {
+    /// Open every sealed secret and report.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProvidersCommand {
+    /// List the catalog (built-in plus SWITCHBOARD_PROVIDERS_DIR).
+    List,
+    /// Validate a folder of operator provider files.
+    Validate { dir: PathBuf },
+}
+
+fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let (settings, warnings) = Settings::load(cli.config.as_deref(), &env)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(settings)
+}
+
+/// Services for CLI verbs: the same store, vault and catalog as the server, no HTTP.
+async fn offline_services(settings: Settings) -> anyhow::Result<Services> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = app::open_store(&settings).await?;
+    let vault = app::open_vault(&settings, &store, clock.clone()).await?;
+    let catalog = crate::catalog::load(settings.providers_dir.as_deref())?;
+    Ok(Services {
+        store,
+        vault: Arc::new(vault),
+        catalog: Arc::new(catalog),
+        clock,
+        settings: Arc::new(settings),
+        metrics: Arc::new(Metrics::new()),
+    })
+}
+
+fn when(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".to_owned(), |m| Timestamp::from_millis(m).to_rfc3339())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve => serve(settings(&cli)?).await,
+        Command::Migrate => {
+            let s = settings(&cli)?;
+            app::open_store(&s).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys { command } => keys_cmd(offline_services(settings(&cli)?).await?, command).await,
+        Command::Integrations { command } => integrations_cmd(offline_services(settings(&cli)?).await?, command).await,
+        Command::RotateKey { new_key_file } => rotate_key(settings(&cli)?, new_key_file).await,
+        Command::GenerateKey { out } => {
+            let (key, text) = MasterKey::generate();
+            match out {
+                Some(path) => {
+                    keys::write_private(path, text.expose_secret())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("wrote a new master key (id {}) to {}", key.id(), path.display());
+                }
+                None => println!("{}", text.expose_secret()),
+            }
+            Ok(())
+        }
+        Command::Vault { command: VaultCommand::Check } => {
+            let services = offline_services(settings(&cli)?).await?;
+            let report = services.vault.check_all().await?;
+            println!("{} secret(s) opened under {} data key(s)", report.opened, report.data_keys);
+            if !report.failed.is_empty() {
+                for f in &report.failed {
+                    println!("FAILED {f}");
+                }
+                bail!("{} secret(s) did not open", report.failed.len());
+            }
+            Ok(())
+        }
+        Command::Providers { command } => providers_cmd(&cli, command),
+        Command::Settings => {
+            for (key, what) in SETTINGS {
+                println!("SWITCHBOARD_{:<28} {key:<26} {what}", key.to_ascii_uppercase());
+            }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::http::openapi_document().to_pretty_json()?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    let addr = app.local_addr()?;
+    let token = app.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        token.cancel();
+    });
+    tracing::info!(%addr, database = app.services().store.backend().name(), "switchboard listening");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn keys_cmd(services: Services, command: &KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create { name } => {
+            let (rec, token) = services.create_api_key(&Principal::Operator, name).await?;
+            println!("{}", token.expose());
+            eprintln!("created key {} ({}); this is the only time it is shown", rec.id, rec.name);
+        }
+        KeysCommand::List => {
+            println!("{:<32} {:<24} {:<14} {:<26} {:<26} REVOKED", "ID", "NAME", "HINT", "CREATED", "LAST USED");
+            for k in services.list_api_keys().await? {
+                println!(
+                    "{:<32} {:<24} {:<14} {:<26} {:<26} {}",
+                    k.id,
+                    k.name,
+                    k.hint,
+                    when(Some(k.created_at)),
+                    when(k.last_used_at),
+                    when(k.revoked_at)
+                );
+            }
+        }
+        KeysCommand::Revoke { id_or_name } => {
+            let rec = services.revoke_api_key(&Principal::Operator, id_or_name).await?;
+            println!("revoked {} ({})", rec.id, rec.name);
+        }
+    }
+    Ok(())
+}
+
+async fn integrations_cmd(services: Services, command: &IntegrationsCommand) -> anyhow::Result<()> {
+    match command {
+        IntegrationsCommand::Add {
+            id,
+            provider,
+            client_id,
+            client_secret_file,
+            client_secret_stdin,
+            scopes,
+            redirect_uri,
+        } => {
+            let secret = if let Some(f) = client_secret_file {
+                Some(std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?)
+            } else if *client_secret_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                Some(s)
+            } else {
+                None
+            };
+            let input = NewIntegration {
+                id: id.clone(),
+                provider: provider.clone(),
+                client_id: client_id.clone(),
+                client_secret: secret.map(|s| SecretString::from(s.trim().to_owned())),
+                scopes: scopes.clone(),
+                redirect_uri: redirect_uri.clone(),
+                settings: Default::default(),
+            };
+            let i = services.create_integration(&Principal::Operator, input).await?;
+            println!("added integration {} ({})", i.id, i.provider);
+        }
+        IntegrationsCommand::List => {
+            println!("{:<24} {:<20} {:<40} SECRET", "ID", "PROVIDER", "CLIENT ID");
+            for i in services.list_integrations(&Principal::Operator, None).await? {
+                println!(
+                    "{:<24} {:<20} {:<40} {}",
+                    i.id,
+                    i.provider,
+                    i.client_id,
+                    if i.has_client_secret { "yes" } else { "no" }
+                );
+            }
+        }
+        IntegrationsCommand::Remove { id } => {
+            services.delete_integration(&Principal::Operator, id).await?;
+            println!("removed integration {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn rotate_key(settings: Settings, new_key_file: &std::path::Path) -> anyhow::Result<()> {
+    let new = keys::read_key(&crate::config::KeySource::File(new_key_file.to_path_buf()), "--new-key-file")?;
+    let store = app::open_store(&settings).await?;
+    let has_keys = !store.data_keys().await?.is_empty();
+    let (current, _) = keys::resolve(&settings, has_keys)?;
+    let report = crate::vault::rotate_master_key(&store, &current, &new).await?;
+    let services = Services {
+        store: store.clone(),
+        vault: Arc::new(crate::vault::Vault::open(store.clone(), vec![new], Arc::new(SystemClock)).await?),
+        catalog: Arc::new(switchboard_core::catalog::Catalog::default()),
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(settings),
+        metrics: Arc::new(Metrics::new()),
+    };
+    let new_id = services.vault.primary_key_id();
+    services
+        .audit(
+            &Principal::Operator,
+            AuditEvent {
+                org: None,
+                action: "vault.rotate_master_key",
+                target_kind: "master_key",
+                target_id: &new_id,
+                outcome: Outcome::Success,
+                detail: serde_json::json!({
+                    "previous": current.iter().map(|k| k.id().to_string()).collect::<Vec<_>>(),
+                    "rewrapped_data_keys": report.rewrapped,
+                }),
+            },
+        )
+        .await?;
+    let check = services.vault.check_all().await?;
+    if !check.failed.is_empty() {
+        bail!("{} secret(s) do not open under the new key: {:?}", check.failed.len(), check.failed);
+    }
+    println!(
+        "re-wrapped {} data key(s) under master key {new_id} ({} already were); {} secret(s) open with it.\n\
+         Now point SWITCHBOARD_MASTER_KEY_FILE at {} on every instance and restart them; the old key can then be removed.",
+        report.rewrapped,
+        report.already_current,
+        check.opened,
+        new_key_file.display()
+    );
+    Ok(())
+}
+
+fn providers_cmd(cli: &Cli, command: &ProvidersCommand) -> anyhow::Result<()> {
+    match command {
+        ProvidersCommand::List => {
+            let s = settings(cli)?;
+            let catalog = crate::catalog::load(s.providers_dir.as_deref())?;
+            for p in catalog.iter() {
+                let mut modes: Vec<&str> = p.oauth2.iter().map(|_| "oauth2").collect();
+                modes.extend(p.credentials.keys().map(|m| m.as_str()));
+                println!("{:<22} {:<28} {}", p.id, p.name, modes.join(","));
+            }
+            println!("{} providers", catalog.len());
+            Ok(())
+        }
+        ProvidersCommand::Validate { dir } => {
+            let sources = crate::catalog::folder_sources(dir)?;
+            let n = sources.len();
+            switchboard_core::catalog::Catalog::load(&sources)?;
+            println!("{n} provider file(s) in {} are valid", dir.display());
+            Ok(())
+        }
+    }
+}

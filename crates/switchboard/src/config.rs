@@ -1,0 +1,428 @@
+//! Settings: built-in defaults, then an optional TOML file (`--config`), then
+//! `SWITCHBOARD_*` environment variables, which win. Every value is checked at
+//! start; a wrong one is refused with the setting's name and what is expected.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// Each setting: its key (file) — the env name is `SWITCHBOARD_` + upper-case key — and what it is.
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("listen", "address to listen on, host:port (default 127.0.0.1:8080)"),
+    ("database_url", "sqlite://PATH (default sqlite://switchboard.db) or postgres://…"),
+    ("database_max_connections", "pool size (default 16 on PostgreSQL, 8 on SQLite)"),
+    ("master_key", "the vault's master key, base64 of 32 bytes"),
+    ("master_key_file", "a file holding the master key"),
+    ("previous_master_key", "an older master key still accepted while `rotate-key` runs"),
+    ("previous_master_key_file", "a file holding an older master key"),
+    ("public_url", "the URL providers and browsers reach this server at (default http://LISTEN)"),
+    ("allowed_redirects", "comma-separated URL prefixes a connect flow may send the browser back to"),
+    ("outbound_overrides", "comma-separated ORIGIN=REPLACEMENT pairs for provider calls"),
+    ("allow_private_networks", "true lets subscriber and custom-provider URLs reach private addresses"),
+    ("max_body_bytes", "largest request body accepted (default 1048576)"),
+    ("metrics_public", "true (default) serves /metrics without a key; false asks for a secret key"),
+    ("log_format", "text (default) or json"),
+    ("log_level", "tracing filter, e.g. info (default) or switchboard=debug"),
+    ("providers_dir", "a folder of operator provider files that add to or override the catalog"),
+    ("shutdown_grace_s", "seconds to let in-flight requests finish after SIGTERM (default 30)"),
+    ("session_max_ttl_s", "longest session lifetime a caller may ask for (default 86400)"),
+];
+
+/// A setting that is wrong, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {env} ({key}): {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub env: String,
+    pub message: String,
+}
+
+fn env_name(key: &str) -> String {
+    format!("SWITCHBOARD_{}", key.to_ascii_uppercase())
+}
+
+fn err(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.to_owned(), env: env_name(key), message: message.into() }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite { url: String, path: PathBuf },
+    Postgres { url: String },
+}
+
+impl Database {
+    #[must_use]
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url } => url,
+        }
+    }
+}
+
+/// Where a master key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Inline(SecretString),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// One origin rewrite: requests to `from` go to `to`, path and query kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginOverride {
+    pub from: String,
+    pub to: String,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database: Database,
+    pub database_max_connections: u32,
+    pub master_key: Option<KeySource>,
+    pub previous_master_key: Option<KeySource>,
+    pub public_url: Url,
+    pub allowed_redirects: Vec<String>,
+    pub outbound_overrides: Vec<OriginOverride>,
+    pub allow_private_networks: bool,
+    pub max_body_bytes: usize,
+    pub metrics_public: bool,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub providers_dir: Option<PathBuf>,
+    pub shutdown_grace: Duration,
+    pub session_max_ttl: Duration,
+}
+
+/// Raw values by key, after layering, before parsing.
+type Raw = BTreeMap<String, String>;
+
+impl Settings {
+    /// Layers the file (if any) and the environment, then parses. Also returns
+    /// warnings for unknown `SWITCHBOARD_*` variables (likely typos).
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut raw = Raw::new();
+        if let Some(path) = file {
+            raw.extend(read_file(path)?);
+        }
+        let mut warnings = Vec::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("SWITCHBOARD_") else { continue };
+            let key = rest.to_ascii_lowercase();
+            if SETTINGS.iter().any(|(k, _)| *k == key) {
+                raw.insert(key, value.clone());
+            } else if !rest.starts_with("TEST_") {
+                warnings.push(format!(
+                    "ignoring unknown environment variable {name}; see `switchboard settings` for the known ones"
+                ));
+            }
+        }
+        warnings.sort();
+        Ok((Self::parse(&raw)?, warnings))
+    }
+
+    fn parse(raw: &Raw) -> Result<Self, ConfigError> {
+        let get = |k: &str| raw.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let listen: SocketAddr = match get("listen") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => {
+                v.parse().map_err(|_| err("listen", format!("expected host:port such as 127.0.0.1:8080, got {v:?}")))?
+            }
+        };
+        let database = parse_database(get("database_url").unwrap_or("sqlite://switchboard.db"))?;
+        let default_pool = if matches!(database, Database::Postgres { .. }) { 16 } else { 8 };
+        let database_max_connections =
+            parse_number(get("database_max_connections"), "database_max_connections", default_pool, 1, 1000)?;
+        let master_key = key_source(get("master_key"), get("master_key_file"), "master_key")?;
+        let previous_master_key =
+            key_source(get("previous_master_key"), get("previous_master_key_file"), "previous_master_key")?;
+        let public_url = match get("public_url") {
+            None => Url::parse(&format!("http://{listen}")).map_err(|e| err("listen", e.to_string()))?,
+            Some(v) => parse_http_url(v, "public_url")?,
+        };
+        let allowed_redirects = match get("allowed_redirects") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| parse_http_url(s, "allowed_redirects").map(|_| s.to_owned()))
+                .collect::<Result<_, _>>()?,
+        };
+        let outbound_overrides = match get("outbound_overrides") {
+            None => Vec::new(),
+            Some(v) => parse_overrides(v)?,
+        };
+        let log_format = match get("log_format").unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(err("log_format", format!("expected text or json, got {other:?}"))),
+        };
+        Ok(Self {
+            listen,
+            database,
+            database_max_connections,
+            master_key,
+            previous_master_key,
+            public_url,
+            allowed_redirects,
+            outbound_overrides,
+            allow_private_networks: parse_bool(get("allow_private_networks"), "allow_private_networks", false)?,
+            max_body_bytes: parse_number(get("max_body_bytes"), "max_body_bytes", 1 << 20, 1024, 1 << 30)?,
+            metrics_public: parse_bool(get("metrics_public"), "metrics_public", true)?,
+            log_format,
+            log_level: get("log_level").unwrap_or("info").to_owned(),
+            providers_dir: get("providers_dir").map(PathBuf::from),
+            shutdown_grace: Duration::from_secs(parse_number(
+                get("shutdown_grace_s"),
+                "shutdown_grace_s",
+                30,
+                0,
+                3600,
+            )?),
+            session_max_ttl: Duration::from_secs(parse_number(
+                get("session_max_ttl_s"),
+                "session_max_ttl_s",
+                86_400,
+                60,
+                31_536_000,
+            )?),
+        })
+    }
+
+    /// Settings for tests and tools: defaults plus the given raw values.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let raw: Raw = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        for k in raw.keys() {
+            if !SETTINGS.iter().any(|(s, _)| s == k) {
+                return Err(err(k, "unknown setting"));
+            }
+        }
+        Self::parse(&raw)
+    }
+
+    /// Where the embedded default keeps its generated master key: beside the database.
+    #[must_use]
+    pub fn default_key_file(&self) -> Option<PathBuf> {
+        match &self.database {
+            Database::Sqlite { path, .. } => {
+                let stem = path.file_stem().map_or_else(|| "switchboard".into(), |s| s.to_string_lossy().into_owned());
+                Some(path.with_file_name(format!("{stem}.master.key")))
+            }
+            Database::Postgres { .. } => None,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<Raw, ConfigError> {
+    let file_err =
+        |m: String| ConfigError { key: "config".into(), env: format!("--config {}", path.display()), message: m };
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(format!("cannot read the file: {e}")))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| file_err(format!("not valid TOML: {e}")))?;
+    let mut raw = Raw::new();
+    for (key, value) in table {
+        if !SETTINGS.iter().any(|(k, _)| *k == key) {
+            let known: Vec<_> = SETTINGS.iter().map(|(k, _)| *k).collect();
+            return Err(file_err(format!("unknown setting `{key}`; known settings: {}", known.join(", "))));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .into_iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s),
+                    other => Err(err(&key, format!("expected a list of strings, found {other}"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            other => return Err(err(&key, format!("expected a string, number, boolean or list, found {other}"))),
+        };
+        raw.insert(key, text);
+    }
+    Ok(raw)
+}
+
+fn parse_database(v: &str) -> Result<Database, ConfigError> {
+    if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+        Url::parse(v).map_err(|e| err("database_url", format!("not a valid PostgreSQL URL: {e}")))?;
+        return Ok(Database::Postgres { url: v.to_owned() });
+    }
+    let Some(rest) = v.strip_prefix("sqlite://").or_else(|| v.strip_prefix("sqlite:")) else {
+        return Err(err("database_url", format!("expected sqlite://PATH or postgres://…, got {:?}", redact_url(v))));
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Err(err(
+            "database_url",
+            "an in-memory SQLite database would lose everything on exit and differ per connection; give a file path such as sqlite://switchboard.db",
+        ));
+    }
+    // Create the file on first run.
+    let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("mode=")).collect();
+    params.push("mode=rwc");
+    Ok(Database::Sqlite { url: format!("sqlite://{path}?{}", params.join("&")), path: PathBuf::from(path) })
+}
+
+/// A URL with any password replaced, for messages.
+#[must_use]
+pub fn redact_url(v: &str) -> String {
+    match Url::parse(v) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparsable)".to_owned(),
+    }
+}
+
+fn key_source(inline: Option<&str>, file: Option<&str>, key: &str) -> Result<Option<KeySource>, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            Err(err(key, format!("give {} or {}, not both", env_name(key), env_name(&format!("{key}_file")))))
+        }
+        (Some(v), None) => Ok(Some(KeySource::Inline(SecretString::from(v.to_owned())))),
+        (None, Some(f)) => Ok(Some(KeySource::File(PathBuf::from(f)))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn parse_http_url(v: &str, key: &str) -> Result<Url, ConfigError> {
+    let u = Url::parse(v)
+        .map_err(|e| err(key, format!("{v:?} is not a URL ({e}); expected e.g. https://hub.example.com")))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(err(key, format!("{v:?} must be an http(s) URL with a host")));
+    }
+    Ok(u)
+}
+
+fn parse_overrides(v: &str) -> Result<Vec<OriginOverride>, ConfigError> {
+    let mut out = Vec::new();
+    for pair in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((from, to)) = pair.split_once('=') else {
+            return Err(err(
+                "outbound_overrides",
+                format!("{pair:?} is not ORIGIN=REPLACEMENT, e.g. https://api.telegram.org=http://127.0.0.1:9001"),
+            ));
+        };
+        let from_url = parse_http_url(from.trim(), "outbound_overrides")?;
+        let to_url = parse_http_url(to.trim(), "outbound_overrides")?;
+        if from_url.path() != "/" || to_url.path() != "/" {
+            return Err(err(
+                "outbound_overrides",
+                format!("{pair:?}: both sides are origins (scheme://host[:port]) without a path"),
+            ));
+        }
+        out.push(OriginOverride {
+            from: from_url.origin().ascii_serialization(),
+            to: to_url.origin().ascii_serialization(),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_bool(v: Option<&str>, key: &str, default: bool) -> Result<bool, ConfigError> {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(err(key, format!("expected true or false, got {other:?}"))),
+    }
+}
+
+fn parse_number<T>(v: Option<&str>, key: &str, default: T, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(v) = v else { return Ok(default) };
+    let n: T = v.parse().map_err(|_| err(key, format!("expected a whole number, got {v:?}")))?;
+    if n < min || n > max {
+        return Err(err(key, format!("expected a number from {min} to {max}, got {n}")));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_database_on_loopback() {
+        let (s, warnings) = Settings::load(None, &env(&[])).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert!(matches!(&s.database, Database::Sqlite { path, .. } if path == Path::new("switchboard.db")));
+        assert_eq!(s.default_key_file().unwrap(), PathBuf::from("switchboard.master.key"));
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn a_wrong_value_names_the_setting_and_what_is_expected() {
+        let e = Settings::load(None, &env(&[("SWITCHBOARD_LISTEN", "localhost")])).unwrap_err();
+        assert_eq!(e.env, "SWITCHBOARD_LISTEN");
+        assert!(e.to_string().contains("host:port"), "{e}");
+        let e = Settings::load(None, &env(&[("SWITCHBOARD_DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert!(e.to_string().contains("SWITCHBOARD_DATABASE_URL"), "{e}");
+        let e = Settings::load(None, &env(&[("SWITCHBOARD_MAX_BODY_BYTES", "lots")])).unwrap_err();
+        assert!(e.to_string().contains("whole number"), "{e}");
+        let e = Settings::load(None, &env(&[("SWITCHBOARD_OUTBOUND_OVERRIDES", "https://a.example")])).unwrap_err();
+        assert!(e.to_string().contains("ORIGIN=REPLACEMENT"), "{e}");
+    }
+
+    #[test]
+    fn env_wins_over_the_file_and_unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 2048\nallowed_redirects = [\"https://app.example/\"]\n",
+        )
+        .unwrap();
+        let (s, _) = Settings::load(Some(&f), &env(&[("SWITCHBOARD_LISTEN", "127.0.0.1:9100")])).unwrap();
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.max_body_bytes, 2048);
+        assert_eq!(s.allowed_redirects, vec!["https://app.example/".to_owned()]);
+        std::fs::write(&f, "lisen = \"x\"\n").unwrap();
+        let e = Settings::load(Some(&f), &env(&[])).unwrap_err();
+        assert!(e.to_string().contains("unknown setting `lisen`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_env_vars_warn_and_passwords_stay_out_of_messages() {
+        let (_, w) =
+            Settings::load(None, &env(&[("SWITCHBOARD_LISTNE", "x"), ("SWITCHBOARD_TEST_POSTGRES_URL", "y")])).unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("SWITCHBOARD_LISTNE"));
+        assert_eq!(redact_url("postgres://u:hunter2@db/x"), "postgres://u:****@db/x");
+    }
+
+    #[test]
+    fn overrides_are_origins() {
+        let s = Settings::from_pairs(&[(
+            "outbound_overrides",
+            "https://api.telegram.org=http://127.0.0.1:9001, https://slack.com=http://127.0.0.1:9002",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.outbound_overrides[0],
+            OriginOverride { from: "https://api.telegram.org".into(), to: "http://127.0.0.1:9001".into() }
+        );
+        assert_eq!(s.outbound_overrides.len(), 2);
+    }
+}

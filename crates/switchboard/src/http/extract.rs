@@ -1,0 +1,101 @@
+//! Extractors whose failures speak API.md's error shape: authentication, and
+//! JSON/query/path parsing that names the field at fault.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::services::Principal;
+
+/// The authenticated caller.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthenticated(
+                "send Authorization: Bearer sk_… (a secret API key) or Bearer st_… (a session token)",
+            )
+        })?;
+        let value =
+            header.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not readable text"))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be \"Bearer <token>\""))?;
+        Ok(Self(state.services.authenticate(token).await?))
+    }
+}
+
+/// A JSON body. Malformed JSON or a wrong field is 400 naming it; a body over the limit is 413.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(&rejection, state.services.settings.max_body_bytes)),
+        }
+    }
+}
+
+fn json_rejection(r: &JsonRejection, limit: usize) -> ApiError {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(limit),
+        JsonRejection::JsonDataError(e) => {
+            let text = e.body_text();
+            let detail = text.split_once("target type: ").map_or(text.as_str(), |(_, d)| d);
+            ApiError::bad_request(format!("the JSON body does not fit this request: {detail}"))
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            let text = e.body_text();
+            let detail = text.split_once(": ").map_or(text.as_str(), |(_, d)| d);
+            ApiError::bad_request(format!("the body is not valid JSON: {detail}"))
+        }
+        other => ApiError::bad_request(format!("the request body could not be read: {}", other.body_text())),
+    }
+}
+
+/// Query parameters; a wrong one is 400 naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Self(q.0)).map_err(
+            |r: QueryRejection| {
+                let text = r.body_text();
+                let detail = text.split_once("query string: ").map_or(text.as_str(), |(_, d)| d);
+                ApiError::bad_request(format!("a query parameter is invalid: {detail}"))
+            },
+        )
+    }
+}
+
+/// Path parameters.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Self(p.0)).map_err(
+            |r: PathRejection| ApiError::bad_request(format!("a path parameter is invalid: {}", r.body_text())),
+        )
+    }
+}

@@ -1,0 +1,80 @@
+//! The HTTP layer: routing, authentication extractors, DTOs and the error
+//! table. Handlers are thin — extract, call one service, map the answer — and
+//! every route is registered together with its OpenAPI description.
+
+pub mod error;
+pub mod extract;
+mod middleware;
+mod openapi;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, StatusCode};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::services::Services;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub services: Services,
+    pub openapi_json: Arc<String>,
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The API's routes with their OpenAPI description, before state and layers.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(routes::health::router())
+        .merge(routes::providers::router())
+        .merge(routes::sessions::router())
+        .merge(routes::integrations::router())
+        .merge(routes::audit::router())
+}
+
+/// The OpenAPI document of every route, as served at `/openapi.json`.
+#[must_use]
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = api().split_for_parts();
+    doc
+}
+
+/// The complete application router.
+pub fn router(services: Services) -> Router {
+    let (routes, doc) = api().split_for_parts();
+    let openapi_json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    let max_body = services.settings.max_body_bytes;
+    let state = AppState { services, openapi_json };
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .layer(axum::middleware::from_fn_with_state(max_body, middleware::limit_declared_body))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("there is no route {method} {}; /openapi.json lists them", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not accept {method}; /openapi.json lists the methods it does", uri.path()),
+    )
+}

@@ -1,0 +1,5 @@
+pub(super) mod audit;
+pub(super) mod health;
+pub(super) mod integrations;
+pub(super) mod providers;
+pub(super) mod sessions;

@@ -1,0 +1,77 @@
+//! The audit log: who did what to which thing, when, and how it ended. Never a secret.
+
+use switchboard_core::access::{OrgScope, Principal};
+use switchboard_core::ids::AuditId;
+
+use super::{ServiceResult, Services, access};
+use crate::store::{AuditFilter, AuditRecord, NewAudit, Page};
+use switchboard_core::ids::OrgId;
+
+/// One thing that happened.
+#[derive(Debug)]
+pub struct AuditEvent<'a> {
+    pub org: Option<&'a str>,
+    pub action: &'a str,
+    pub target_kind: &'a str,
+    pub target_id: &'a str,
+    pub outcome: Outcome,
+    /// Non-secret facts as a JSON object.
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+impl Services {
+    pub async fn audit(&self, actor: &Principal, event: AuditEvent<'_>) -> ServiceResult<()> {
+        let now = self.clock.now();
+        let rec = NewAudit {
+            id: AuditId::generate(now).to_string(),
+            at: now.millis(),
+            org: event.org.map(str::to_owned),
+            actor: actor.to_string(),
+            action: event.action.to_owned(),
+            target_kind: event.target_kind.to_owned(),
+            target_id: event.target_id.to_owned(),
+            outcome: event.outcome.as_str().to_owned(),
+            detail: event.detail.to_string(),
+        };
+        self.store.insert_audit(&rec).await?;
+        Ok(())
+    }
+
+    /// Lists entries newest first. Secret keys see every org (or one, filtered);
+    /// admin sessions see their own org's entries; members may not read the log.
+    pub async fn list_audit(
+        &self,
+        actor: &Principal,
+        org: Option<&OrgId>,
+        target: Option<String>,
+        action: Option<String>,
+        page: Page,
+    ) -> ServiceResult<Vec<AuditRecord>> {
+        let scope = actor.scope(org).map_err(|e| access(e, "org"))?;
+        actor.require_admin("reading the audit log").map_err(|e| access(e, "org"))?;
+        let filter = AuditFilter {
+            org: match &scope {
+                OrgScope::All => None,
+                OrgScope::One(o) => Some(o.to_string()),
+            },
+            target,
+            action,
+        };
+        Ok(self.store.audit(&filter, &page).await?)
+    }
+}

@@ -1,0 +1,104 @@
+//! Authentication of bearer tokens, and session tokens for end users.
+
+use std::time::Duration;
+
+use switchboard_core::access::{Principal, Role};
+use switchboard_core::ids::{ApiKeyId, OrgId, UserId};
+use switchboard_core::time::Timestamp;
+use switchboard_core::token::{NewToken, TokenDigest, TokenKind};
+
+use super::audit::{AuditEvent, Outcome};
+use super::{ServiceError, ServiceResult, Services};
+use crate::store::SessionRecord;
+
+/// How often a key's `last_used_at` is refreshed: bounded writes on the hot path.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+/// What a caller asks for when making a session.
+#[derive(Debug)]
+pub struct SessionRequest {
+    pub org: String,
+    pub user: String,
+    pub role: String,
+    pub ttl_s: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct IssuedSession {
+    pub token: NewToken,
+    pub org: OrgId,
+    pub user: UserId,
+    pub role: Role,
+    pub expires_at: Timestamp,
+}
+
+impl Services {
+    /// Resolves a presented bearer token to a principal.
+    pub async fn authenticate(&self, token: &str) -> ServiceResult<Principal> {
+        let unauth = |m: &str| ServiceError::Unauthenticated(m.to_owned());
+        let now = self.clock.now();
+        match TokenKind::of(token) {
+            Some(TokenKind::SecretKey) => {
+                let key = self
+                    .store
+                    .api_key_by_digest(TokenDigest::of(token).as_str())
+                    .await?
+                    .ok_or_else(|| unauth("this secret API key is unknown or revoked"))?;
+                if key.last_used_at.is_none_or(|t| now.millis() - t > TOUCH_INTERVAL_MS) {
+                    self.store.touch_api_key(&key.id, now.millis()).await?;
+                }
+                Ok(Principal::SecretKey { id: ApiKeyId::from_stored(key.id), name: key.name })
+            }
+            Some(TokenKind::Session) => {
+                let s =
+                    self.store.live_session(TokenDigest::of(token).as_str(), now.millis()).await?.ok_or_else(|| {
+                        unauth("this session token is unknown or has expired; ask the host app for a new one")
+                    })?;
+                let role =
+                    Role::parse(&s.role).ok_or_else(|| ServiceError::Internal(format!("stored role {:?}", s.role)))?;
+                Ok(Principal::Session { org: OrgId::from_stored(s.org), user: UserId::from_stored(s.user_id), role })
+            }
+            None => Err(unauth("the bearer token must be a secret API key (sk_…) or a session token (st_…)")),
+        }
+    }
+
+    /// Makes a session token for one end user of one org. Secret keys only.
+    pub async fn create_session(&self, actor: &Principal, req: SessionRequest) -> ServiceResult<IssuedSession> {
+        actor.require_secret_key("creating sessions").map_err(|e| super::access(e, "session"))?;
+        let org = OrgId::parse(&req.org).map_err(|e| ServiceError::invalid("org", e.0))?;
+        let user = UserId::parse(&req.user).map_err(|e| ServiceError::invalid("user", e.0))?;
+        let role = Role::parse(&req.role).ok_or_else(|| {
+            ServiceError::invalid("role", format!("role must be \"admin\" or \"member\" (got {:?})", req.role))
+        })?;
+        let max = self.settings.session_max_ttl.as_secs();
+        let ttl = req.ttl_s.unwrap_or(3600);
+        if ttl < 60 || ttl > max {
+            return Err(ServiceError::invalid("ttl_s", format!("ttl_s must be from 60 to {max} seconds (got {ttl})")));
+        }
+        let now = self.clock.now();
+        let expires_at = now.plus(Duration::from_secs(ttl));
+        let token = NewToken::mint(TokenKind::Session);
+        let rec = SessionRecord {
+            org: org.to_string(),
+            user_id: user.to_string(),
+            role: role.as_str().to_owned(),
+            created_by: actor.to_string(),
+            created_at: now.millis(),
+            expires_at: expires_at.millis(),
+        };
+        self.store.insert_session(token.digest.as_str(), &rec).await?;
+        self.audit(
+            actor,
+            AuditEvent {
+                org: Some(org.as_str()),
+                action: "session.create",
+                target_kind: "user",
+                target_id: user.as_str(),
+                outcome: Outcome::Success,
+                detail: serde_json::json!({ "role": role.as_str(), "expires_at": expires_at.to_rfc3339() }),
+            },
+        )
+        .await?;
+        Ok(IssuedSession { token, org, user, role, expires_at })
+    }
+}

@@ -1,0 +1,103 @@
+//! Application services: what the product does, independent of HTTP. Each
+//! function takes the acting [`Principal`] and plain inputs, enforces access,
+//! talks to the store and the vault, writes the audit log, and returns domain
+//! values or a [`ServiceError`]. The HTTP layer maps those in one place.
+
+pub mod audit;
+pub mod auth;
+pub mod integrations;
+pub mod keys;
+
+use std::sync::Arc;
+
+use switchboard_core::access::AccessError;
+use switchboard_core::catalog::Catalog;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use crate::vault::{Vault, VaultServiceError};
+
+pub use switchboard_core::access::Principal;
+
+/// Everything a service needs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub store: Store,
+    pub vault: Arc<Vault>,
+    pub catalog: Arc<Catalog>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// What went wrong, in the product's terms. Messages are safe to show the
+/// caller: they never contain a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    InvalidCredentials(String),
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_s: Option<u64> },
+    #[error("{0}")]
+    Provider(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault of ours. The message is logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field.to_owned(), message: message.into() }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("not found".into()),
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Unavailable(m) => {
+                tracing::error!(error = %m, "database unavailable");
+                Self::Unavailable("the database is unavailable; try again shortly".into())
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<VaultServiceError> for ServiceError {
+    fn from(e: VaultServiceError) -> Self {
+        match e {
+            VaultServiceError::Store(s) => s.into(),
+            other => Self::Internal(format!("vault: {other}")),
+        }
+    }
+}
+
+/// Access errors become 403, or 404 for another org's things (so ids cannot be probed).
+pub fn access(e: AccessError, what: &str) -> ServiceError {
+    match e {
+        AccessError::Forbidden(m) => ServiceError::Forbidden(m),
+        AccessError::OtherOrg => ServiceError::NotFound(format!("{what} not found")),
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

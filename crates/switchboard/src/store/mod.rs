@@ -1,0 +1,225 @@
+//! All SQL lives here. One implementation serves SQLite (the embedded default)
+//! and PostgreSQL (scale-out) through sqlx's `Any` driver: ids are TEXT,
+//! instants BIGINT unix milliseconds, secrets BLOB/BYTEA holding vault
+//! envelopes. Where the dialects differ (SKIP LOCKED, `BEGIN IMMEDIATE`) the
+//! code asks [`Backend`]. Two migration trees share one version history.
+//!
+//! Every read and write of tenant data takes the org it is scoped to, so a
+//! caller cannot reach another org's rows by guessing an id.
+
+mod api_keys;
+mod audit;
+mod data_keys;
+mod integrations;
+mod sessions;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+pub use api_keys::ApiKeyRecord;
+pub use audit::{AuditFilter, AuditRecord, NewAudit};
+pub use data_keys::DataKeyRecord;
+pub use integrations::{IntegrationPatch, IntegrationRecord};
+pub use sessions::SessionRecord;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                Self::Unavailable(err.to_string())
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(db.message().to_owned()),
+            _ => Self::Database(err.to_string()),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The database. Cheap to clone: it is a pool handle.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// What `connect` needs to know about the database.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Store {
+    /// Opens a pool. SQLite connections get WAL, a busy timeout, foreign keys
+    /// and full fsync on commit (an acknowledged write survives power loss).
+    pub async fn connect(options: &StoreOptions) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if options.url.starts_with("postgres://") || options.url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let connect: AnyConnectOptions =
+            options.url.parse().map_err(|e: sqlx::Error| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                             PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies pending migrations; safe to run from several instances at once.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        self.migrator().run(&self.pool).await.map_err(|e| StoreError::Database(e.to_string()))
+    }
+
+    /// The newest migration this binary knows, and whether the database has applied all of them.
+    pub async fn migrations_current(&self) -> StoreResult<bool> {
+        let applied: Vec<(i64,)> =
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE").fetch_all(&self.pool).await?;
+        let applied: std::collections::HashSet<i64> = applied.into_iter().map(|(v,)| v).collect();
+        Ok(self.migrator().iter().all(|m| applied.contains(&m.version)))
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A write transaction. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so a read-then-write cannot fail half-way with SQLITE_BUSY.
+    pub(crate) async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Every sealed value in the database, for `vault check` and re-sealing.
+    pub async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>> {
+        let mut out = Vec::new();
+        for col in SEALED_COLUMNS {
+            let sql = format!(
+                "SELECT {org}, {id}, {col} FROM {table} WHERE {col} IS NOT NULL",
+                org = col.org_column.unwrap_or("''"),
+                id = col.id_column,
+                col = col.column,
+                table = col.table
+            );
+            let rows: Vec<(String, String, Vec<u8>)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+            out.extend(rows.into_iter().map(|(org, row, sealed)| SealedValue {
+                org,
+                table: col.table,
+                row,
+                field: col.field,
+                sealed,
+            }));
+        }
+        Ok(out)
+    }
+}
+
+/// One column that holds vault envelopes.
+struct SealedColumn {
+    table: &'static str,
+    id_column: &'static str,
+    org_column: Option<&'static str>,
+    column: &'static str,
+    /// The field name bound into the envelope's associated data.
+    field: &'static str,
+}
+
+/// Every column that holds sealed secrets; `vault check` opens them all.
+const SEALED_COLUMNS: &[SealedColumn] = &[SealedColumn {
+    table: "integrations",
+    id_column: "id",
+    org_column: None,
+    column: "client_secret",
+    field: "client_secret",
+}];
+
+/// A sealed value with the binding it was sealed for.
+#[derive(Debug)]
+pub struct SealedValue {
+    pub org: String,
+    pub table: &'static str,
+    pub row: String,
+    pub field: &'static str,
+    pub sealed: Vec<u8>,
+}
+
+/// Keyset pagination: a page of at most `limit` items after `after`.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub after: Option<String>,
+    pub limit: u32,
+}

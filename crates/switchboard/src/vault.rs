@@ -1,0 +1,263 @@
+//! The vault service: keeps data keys unwrapped in memory, seals with the
+//! active one, counts seals against each key's nonce budget (rotating to a
+//! fresh data key before it runs out), and re-wraps data keys when the
+//! operator rotates the master key. The cryptography itself is in
+//! `switchboard_core::vault`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use switchboard_core::vault::{Binding, DataKey, DataKeyId, Envelope, MasterKey, SEAL_BUDGET, VaultError};
+use tokio::sync::Mutex;
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::store::{DataKeyRecord, Store, StoreError};
+
+/// Seals reserved from the database at a time, so counting costs one write per block.
+const RESERVATION_BLOCK: u64 = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultServiceError {
+    #[error(
+        "the master key does not match this database: its data keys are wrapped by master key {expected}, \
+         but the key given is {given}. Start with the key this database was created with \
+         (SWITCHBOARD_MASTER_KEY or SWITCHBOARD_MASTER_KEY_FILE); during a rotation give the other one as \
+         SWITCHBOARD_PREVIOUS_MASTER_KEY(_FILE)"
+    )]
+    WrongMasterKey { expected: String, given: String },
+    #[error(transparent)]
+    Crypto(#[from] VaultError),
+    #[error("data key {0} is not in the database")]
+    UnknownDataKey(DataKeyId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Active {
+    id: DataKeyId,
+    key: Arc<DataKey>,
+    remaining: u64,
+}
+
+pub struct Vault {
+    store: Store,
+    /// The first key wraps new data keys; the others are only accepted.
+    masters: Vec<MasterKey>,
+    keys: RwLock<HashMap<DataKeyId, Arc<DataKey>>>,
+    active: Mutex<Option<Active>>,
+    budget: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<_> = self.masters.iter().map(|m| m.id().to_string()).collect();
+        f.debug_struct("Vault").field("master_keys", &ids).finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Unwraps every data key with the configured master keys, refusing a key
+    /// that does not match; creates the first data key on a fresh database.
+    pub async fn open(store: Store, masters: Vec<MasterKey>, clock: Arc<dyn Clock>) -> Result<Self, VaultServiceError> {
+        Self::open_with_budget(store, masters, clock, SEAL_BUDGET).await
+    }
+
+    /// As [`Vault::open`] with a smaller seal budget (tests exercise key rollover with it).
+    pub async fn open_with_budget(
+        store: Store,
+        masters: Vec<MasterKey>,
+        clock: Arc<dyn Clock>,
+        budget: u64,
+    ) -> Result<Self, VaultServiceError> {
+        let vault = Self { store, masters, keys: RwLock::new(HashMap::new()), active: Mutex::new(None), budget, clock };
+        let records = vault.store.data_keys().await?;
+        let mut keys = HashMap::new();
+        for rec in &records {
+            keys.insert(DataKeyId(rec.id), Arc::new(vault.unwrap_record(rec)?));
+        }
+        if let Ok(mut guard) = vault.keys.write() {
+            *guard = keys;
+        }
+        if records.is_empty() {
+            // Bind a fresh database to its master key now, so that a wrong key is
+            // refused at the next start even before any secret is stored.
+            vault.create_data_key(0).await?;
+        }
+        Ok(vault)
+    }
+
+    #[must_use]
+    pub fn primary_key_id(&self) -> String {
+        self.masters.first().map(|m| m.id().to_string()).unwrap_or_default()
+    }
+
+    fn unwrap_record(&self, rec: &DataKeyRecord) -> Result<DataKey, VaultServiceError> {
+        let master = self.masters.iter().find(|m| m.id().as_str() == rec.master_key_id).ok_or_else(|| {
+            VaultServiceError::WrongMasterKey {
+                expected: rec.master_key_id.clone(),
+                given: self.masters.iter().map(|m| m.id().to_string()).collect::<Vec<_>>().join(" and "),
+            }
+        })?;
+        Ok(master.unwrap(DataKeyId(rec.id), &rec.wrapped)?)
+    }
+
+    /// Seals `plaintext` for the row and field in `binding`.
+    pub async fn seal(&self, binding: &Binding<'_>, plaintext: &[u8]) -> Result<Vec<u8>, VaultServiceError> {
+        let (id, key) = self.take_seal().await?;
+        Ok(key.seal(id, binding, plaintext))
+    }
+
+    /// Opens a value sealed for exactly this binding.
+    pub async fn open_sealed(
+        &self,
+        binding: &Binding<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultServiceError> {
+        let envelope = Envelope::parse(sealed)?;
+        let key = self.data_key(envelope.key_id).await?;
+        Ok(key.open(&envelope, binding)?)
+    }
+
+    async fn data_key(&self, id: DataKeyId) -> Result<Arc<DataKey>, VaultServiceError> {
+        if let Some(k) = self.keys.read().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(k);
+        }
+        // Another instance made this key after we started.
+        let rec = self.store.data_key(id.0).await?.ok_or(VaultServiceError::UnknownDataKey(id))?;
+        let key = Arc::new(self.unwrap_record(&rec)?);
+        if let Ok(mut m) = self.keys.write() {
+            m.insert(id, key.clone());
+        }
+        Ok(key)
+    }
+
+    /// One seal's worth of the active data key, reserving a block from the
+    /// database when the local reservation is used up.
+    async fn take_seal(&self) -> Result<(DataKeyId, Arc<DataKey>), VaultServiceError> {
+        let mut active = self.active.lock().await;
+        if let Some(a) = active.as_mut().filter(|a| a.remaining > 0) {
+            a.remaining -= 1;
+            return Ok((a.id, a.key.clone()));
+        }
+        let block = RESERVATION_BLOCK.min(self.budget).max(1);
+        let block_i = i64::try_from(block).unwrap_or(i64::MAX);
+        let budget_i = i64::try_from(self.budget).unwrap_or(i64::MAX);
+        // Reuse the current (or newest live) key while its budget lasts.
+        let candidate = match active.as_ref() {
+            Some(a) => Some(a.id),
+            None => self.newest_live_key().await?,
+        };
+        if let Some(id) = candidate {
+            match self.store.reserve_seals(id.0, block_i).await? {
+                Some(total) if total <= budget_i => {
+                    let key = self.data_key(id).await?;
+                    *active = Some(Active { id, key: key.clone(), remaining: block - 1 });
+                    return Ok((id, key));
+                }
+                Some(_) => {
+                    tracing::info!(data_key = %id, "data key reached its seal budget; rotating to a new data key");
+                    self.store.retire_data_key(id.0, self.clock.now().millis()).await?;
+                }
+                None => {}
+            }
+        }
+        let (id, key) = self.create_data_key(block_i).await?;
+        *active = Some(Active { id, key: key.clone(), remaining: block - 1 });
+        Ok((id, key))
+    }
+
+    async fn newest_live_key(&self) -> Result<Option<DataKeyId>, VaultServiceError> {
+        let records = self.store.data_keys().await?;
+        Ok(records.iter().rev().find(|r| r.retired_at.is_none()).map(|r| DataKeyId(r.id)))
+    }
+
+    async fn create_data_key(&self, reserved: i64) -> Result<(DataKeyId, Arc<DataKey>), VaultServiceError> {
+        let master = self.masters.first().ok_or(VaultServiceError::Crypto(VaultError::Malformed("no master key")))?;
+        let key = DataKey::generate();
+        let id = DataKeyId::random();
+        let rec = DataKeyRecord {
+            id: id.0,
+            master_key_id: master.id().to_string(),
+            wrapped: master.wrap(id, &key),
+            sealed_count: reserved,
+            created_at: self.clock.now().millis(),
+            retired_at: None,
+        };
+        self.store.insert_data_key(&rec).await?;
+        let key = Arc::new(key);
+        if let Ok(mut m) = self.keys.write() {
+            m.insert(id, key.clone());
+        }
+        Ok((id, key))
+    }
+
+    /// Opens every sealed value in the database; the count, or the first failure.
+    pub async fn check_all(&self) -> Result<CheckReport, VaultServiceError> {
+        let mut report = CheckReport::default();
+        for v in self.store.sealed_values().await? {
+            let binding = Binding { org: &v.org, table: v.table, row: &v.row, field: v.field };
+            match self.open_sealed(&binding, &v.sealed).await {
+                Ok(_) => report.opened += 1,
+                Err(e) => report.failed.push(format!("{}/{}/{}: {e}", v.table, v.row, v.field)),
+            }
+        }
+        report.data_keys = self.store.data_keys().await?.len();
+        Ok(report)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub opened: usize,
+    pub data_keys: usize,
+    pub failed: Vec<String>,
+}
+
+/// What `rotate-key` did.
+#[derive(Debug, Default)]
+pub struct RotationReport {
+    pub rewrapped: usize,
+    pub already_current: usize,
+}
+
+/// Re-wraps every data key under `new`, unwrapping each with whichever of
+/// `current` wrapped it. Runs while servers keep serving: they hold the data
+/// keys unwrapped, and each row changes atomically from one wrapping to the
+/// other. Repeats until no data key is left under an old master key (a server
+/// may add one meanwhile).
+pub async fn rotate_master_key(
+    store: &Store,
+    current: &[MasterKey],
+    new: &MasterKey,
+) -> Result<RotationReport, VaultServiceError> {
+    let mut report = RotationReport::default();
+    for _pass in 0..10 {
+        let records = store.data_keys().await?;
+        let todo: Vec<_> = records.iter().filter(|r| r.master_key_id != new.id().as_str()).collect();
+        if report.rewrapped == 0 {
+            report.already_current = records.len() - todo.len();
+        }
+        if todo.is_empty() {
+            return Ok(report);
+        }
+        for rec in todo {
+            let master = current.iter().find(|m| m.id().as_str() == rec.master_key_id).ok_or_else(|| {
+                VaultServiceError::WrongMasterKey {
+                    expected: rec.master_key_id.clone(),
+                    given: current.iter().map(|m| m.id().to_string()).collect::<Vec<_>>().join(" and "),
+                }
+            })?;
+            let key = master.unwrap(DataKeyId(rec.id), &rec.wrapped)?;
+            let wrapped = new.wrap(DataKeyId(rec.id), &key);
+            if store.rewrap_data_key(rec.id, &rec.master_key_id, new.id().as_str(), &wrapped).await? {
+                report.rewrapped += 1;
+            }
+        }
+    }
+    Err(VaultServiceError::Store(StoreError::Conflict(
+        "data keys kept appearing under the old master key; give every instance the new key and run rotate-key again"
+            .into(),
+    )))
+}

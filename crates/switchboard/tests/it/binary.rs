@@ -1,0 +1,325 @@
+//! The `switchboard` binary as an operator runs it: key files, wrong keys,
+//! wrong settings, the CLI verbs, online key rotation, SIGTERM draining, and
+//! logs that never show a secret.
+//!
+//! These tests drive child processes from plain threads, so they wait with bounded `thread::sleep` polls.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs a CLI verb to completion: (success, stdout, stderr).
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `serve` and waits (bounded) until /readyz answers 200 or the process exits.
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Result<Self, String> {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SWITCHBOARD_LISTEN", &listen)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        for _ in 0..300 {
+            if let Some(status) = child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                return Err(format!("exited with {status}: {}", stderr.lock().unwrap()));
+            }
+            if http(port, "GET", "/readyz", "", "").0 == 200 {
+                return Ok(Self { child, port, stderr });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        Err("did not become ready in 15 s".into())
+    }
+
+    fn sigterm(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        for _ in 0..200 {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("did not exit within 10 s of SIGTERM");
+    }
+
+    fn logs(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal blocking HTTP/1.1 request: (status, body).
+fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = if token.is_empty() { String::new() } else { format!("Authorization: Bearer {token}\r\n") };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    parse_response(&out)
+}
+
+fn parse_response(out: &str) -> (u16, String) {
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn create_key(dir: &Path, env: &[(&str, &str)]) -> String {
+    let (ok, out, err) = run(dir, env, &["keys", "create", "--name", "test"]);
+    assert!(ok, "{err}");
+    out.trim().to_owned()
+}
+
+#[test]
+fn the_embedded_default_creates_a_private_key_file_and_refuses_a_wrong_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), &[]).unwrap();
+    let key_file = dir.path().join("switchboard.master.key");
+    assert!(key_file.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(s.logs().contains("Back it up"), "{}", s.logs());
+    assert!(s.sigterm().success());
+
+    // Second start: the same key file, no new warning.
+    let mut s = Server::start(dir.path(), &[]).unwrap();
+    assert!(!s.logs().contains("Back it up"));
+    s.sigterm();
+
+    // A wrong key: refused before serving, with a clear message.
+    let (ok, _, err) = run(dir.path(), &[], &["generate-key"]);
+    assert!(ok);
+    let _ = err;
+    let (_, wrong, _) = run(dir.path(), &[], &["generate-key"]);
+    let e = Server::start(dir.path(), &[("SWITCHBOARD_MASTER_KEY", wrong.trim())]).err().expect("must refuse");
+    assert!(e.contains("does not match this database"), "{e}");
+
+    // The key file gone: refused, saying which file is missing.
+    std::fs::rename(&key_file, dir.path().join("elsewhere.key")).unwrap();
+    let e = Server::start(dir.path(), &[]).err().expect("must refuse");
+    assert!(e.contains("switchboard.master.key"), "{e}");
+}
+
+#[test]
+fn postgres_without_a_key_and_wrong_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Server::start(dir.path(), &[("SWITCHBOARD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")])
+        .err()
+        .expect("refused");
+    assert!(e.contains("PostgreSQL needs a master key"), "{e}");
+    let e = Server::start(dir.path(), &[("SWITCHBOARD_MAX_BODY_BYTES", "ten")]).err().expect("refused");
+    assert!(e.contains("SWITCHBOARD_MAX_BODY_BYTES") && e.contains("whole number"), "{e}");
+    std::fs::write(dir.path().join("sb.toml"), "listen = \"nowhere\"\n").unwrap();
+    let (ok, _, err) = run(dir.path(), &[], &["--config", "sb.toml", "serve"]);
+    assert!(!ok);
+    assert!(err.contains("SWITCHBOARD_LISTEN (listen)") && err.contains("host:port"), "{err}");
+    let (ok, _, err) = run(dir.path(), &[("SWITCHBOARD_MASTER_KEY", "c2hvcnQ=")], &["serve"]);
+    assert!(!ok && err.contains("32 bytes"), "{err}");
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), &[]);
+    assert!(key.starts_with("sk_"), "{key}");
+    let (ok, out, _) = run(dir.path(), &[], &["keys", "list"]);
+    assert!(ok && out.contains("test") && !out.contains(&key[3..]), "the list never shows the key: {out}");
+    let mut s = Server::start(dir.path(), &[]).unwrap();
+    assert_eq!(http(s.port, "GET", "/v1/integrations", &key, "").0, 200);
+    let (ok, out, err) = run(dir.path(), &[], &["keys", "revoke", "test"]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(http(s.port, "GET", "/v1/integrations", &key, "").0, 401, "revocation takes effect at once");
+    s.sigterm();
+    let (ok, _, err) = run(dir.path(), &[], &["keys", "revoke", "test"]);
+    assert!(!ok && err.contains("no live key"), "{err}");
+}
+
+#[test]
+fn integrations_are_managed_from_the_cli_with_the_secret_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "cli-secret-value\n").unwrap();
+    let (ok, out, err) = run(
+        dir.path(),
+        &[],
+        &[
+            "integrations",
+            "add",
+            "--id",
+            "gh-cli",
+            "--provider",
+            "github",
+            "--client-id",
+            "abc",
+            "--client-secret-file",
+            "secret.txt",
+            "--scopes",
+            "repo,read:user",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let (_, out, _) = run(dir.path(), &[], &["integrations", "list"]);
+    assert!(out.contains("gh-cli") && out.contains("yes") && !out.contains("cli-secret-value"), "{out}");
+    let (ok, _, err) =
+        run(dir.path(), &[], &["integrations", "add", "--id", "x", "--provider", "nope", "--client-id", "c"]);
+    assert!(!ok && err.contains("not in the catalog"), "{err}");
+    let (ok, out, _) = run(dir.path(), &[], &["vault", "check"]);
+    assert!(ok && out.contains("1 secret(s) opened"), "{out}");
+    assert!(run(dir.path(), &[], &["integrations", "remove", "gh-cli"]).0);
+    let (ok, out, _) = run(dir.path(), &[], &["providers", "list"]);
+    assert!(ok && out.contains("github"));
+}
+
+#[test]
+fn rotate_key_runs_online_and_afterwards_only_the_new_key_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    assert!(run(p, &[], &["generate-key", "--out", "old.key"]).0);
+    assert!(run(p, &[], &["generate-key", "--out", "new.key"]).0);
+    let old = [("SWITCHBOARD_MASTER_KEY_FILE", "old.key")];
+    let key = create_key(p, &old);
+    let mut s = Server::start(p, &old).unwrap();
+    let body =
+        |id: &str| format!(r#"{{"id":"{id}","provider":"github","client_id":"c","client_secret":"secret-of-{id}"}}"#);
+    assert_eq!(http(s.port, "POST", "/v1/integrations", &key, &body("before")).0, 201);
+
+    let (ok, out, err) = run(p, &old, &["rotate-key", "--new-key-file", "new.key"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("re-wrapped 1 data key"), "{out}");
+    // The running server keeps serving, reads and writes.
+    assert_eq!(http(s.port, "GET", "/v1/integrations/before", &key, "").0, 200);
+    assert_eq!(http(s.port, "POST", "/v1/integrations", &key, &body("during")).0, 201);
+    assert!(s.sigterm().success());
+
+    std::fs::remove_file(p.join("old.key")).unwrap();
+    let new = [("SWITCHBOARD_MASTER_KEY_FILE", "new.key")];
+    let (ok, out, err) = run(p, &new, &["vault", "check"]);
+    assert!(ok && out.contains("2 secret(s) opened"), "{out}{err}");
+    let mut s = Server::start(p, &new).unwrap();
+    assert_eq!(http(s.port, "GET", "/v1/integrations/during", &key, "").0, 200);
+    s.sigterm();
+    let (_, audit, _) = (0, String::new(), ());
+    let _ = audit;
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests_then_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), &[]);
+    let mut s = Server::start(dir.path(), &[]).unwrap();
+    let body = r#"{"id":"drained","provider":"github","client_id":"c","client_secret":"x"}"#;
+    let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /v1/integrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&body.as_bytes()[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = s.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(s.child.try_wait().unwrap().is_none(), "must wait for the request in flight");
+    conn.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut out = String::new();
+    let _ = conn.read_to_string(&mut out);
+    assert_eq!(parse_response(&out).0, 201, "{out}");
+    assert!(s.sigterm().success(), "exit 0 after draining");
+    assert!(s.logs().contains("stopped"));
+}
+
+#[test]
+fn logs_never_show_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), &[]);
+    let mut s = Server::start(dir.path(), &[("SWITCHBOARD_LOG_LEVEL", "trace")]).unwrap();
+    let secret = "LOG-CANARY-client-secret-31337";
+    let (status, _) = http(
+        s.port,
+        "POST",
+        "/v1/integrations",
+        &key,
+        &format!(r#"{{"id":"c","provider":"github","client_id":"c","client_secret":"{secret}"}}"#),
+    );
+    assert_eq!(status, 201);
+    let (status, body) = http(s.port, "POST", "/v1/sessions", &key, r#"{"org":"acme","user":"u","role":"admin"}"#);
+    assert_eq!(status, 201);
+    let session: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let session = session["token"].as_str().unwrap().to_owned();
+    http(s.port, "GET", "/v1/audit", &session, "");
+    http(s.port, "GET", "/v1/integrations", "sk_wrong-key-canary", "");
+    s.sigterm();
+    let logs = s.logs();
+    assert!(logs.contains("request"), "request logs are there: {logs}");
+    for needle in [secret, key.as_str(), session.as_str(), "sk_wrong-key-canary"] {
+        assert!(!logs.contains(needle), "{needle} appeared in the logs");
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: real servers on random ports, real SQLite files and a
+//! real PostgreSQL, spoken to over HTTP. One binary so it links once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed expectation is a failed test")]
+
+mod support;
+
+mod api;
+mod binary;
+mod store;
+mod tenancy;
+mod vault;

@@ -1,0 +1,51 @@
+//! A session of one org cannot see or touch another org's data, route by route.
+//! Later capabilities add their routes to `ORG_ROUTES`.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::{TestDb, spawn_app};
+
+#[tokio::test]
+async fn a_session_of_one_org_gets_404_for_another_orgs_data() {
+    let app = spawn_app(TestDb::sqlite().await).await;
+    // Give both orgs something in the audit log.
+    app.session("acme", "a1", "admin").await;
+    app.session("globex", "g1", "admin").await;
+    let acme = app.session("acme", "a2", "admin").await;
+
+    let a = app.call(Method::GET, "/v1/audit?org=globex", &acme, None).await;
+    assert_eq!((a.status, a.code()), (404, "not_found"), "audit of another org");
+
+    let a = app.call(Method::GET, "/v1/audit", &acme, None).await;
+    assert_eq!(a.status, 200);
+    let items = a.body["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|i| i["org"] == "acme"), "only its own org: {}", a.body);
+    assert!(!a.body.to_string().contains("globex"));
+
+    let a = app.call(Method::GET, "/v1/audit?org=acme", &acme, None).await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test]
+async fn members_may_not_read_the_audit_log() {
+    let app = spawn_app(TestDb::sqlite().await).await;
+    let member = app.session("acme", "m1", "member").await;
+    let a = app.call(Method::GET, "/v1/audit", &member, None).await;
+    assert_eq!((a.status, a.code()), (403, "forbidden"));
+}
+
+#[tokio::test]
+async fn secret_keys_see_every_org_or_filter_to_one() {
+    let app = spawn_app(TestDb::sqlite().await).await;
+    app.session("acme", "a1", "admin").await;
+    app.session("globex", "g1", "admin").await;
+    let all = app.get("/v1/audit").await;
+    let orgs: std::collections::BTreeSet<_> =
+        all.body["items"].as_array().unwrap().iter().filter_map(|i| i["org"].as_str()).collect();
+    assert_eq!(orgs.into_iter().collect::<Vec<_>>(), ["acme", "globex"]);
+    let one = app.get("/v1/audit?org=globex").await;
+    assert!(one.body["items"].as_array().unwrap().iter().all(|i| i["org"] == "globex"));
+    let _ = json!({});
+}

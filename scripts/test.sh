@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Every check and test Switchboard has, as CI runs them. Safe to run again and
+# again: it installs and starts only what is missing.
+#
+#   - PostgreSQL on 127.0.0.1:5432 (database `test`) for the store suite on PostgreSQL
+#   - formatting, clippy (warnings are errors), the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+ensure_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then return; fi
+  log "starting PostgreSQL"
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 1 60); do
+    pg_isready -h 127.0.0.1 -p 5432 -q && break
+    sleep 0.5
+  done
+  pg_isready -h 127.0.0.1 -p 5432 -q || { echo "PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
+  psql -h 127.0.0.1 -U postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
+    || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" >/dev/null
+}
+
+drop_old_test_schemas() {
+  # Each test makes its own schema (sbt_…); clear those of earlier runs.
+  local drops
+  drops=$(psql "$SWITCHBOARD_TEST_POSTGRES_URL" -Atc \
+    "SELECT string_agg(format('DROP SCHEMA %I CASCADE', nspname), '; ') FROM pg_namespace WHERE nspname LIKE 'sbt\_%' OR nspname LIKE 'bench\_%'")
+  if [ -n "$drops" ]; then psql "$SWITCHBOARD_TEST_POSTGRES_URL" -q -c "$drops" >/dev/null; fi
+}
+
+ensure_postgres
+export SWITCHBOARD_TEST_POSTGRES_URL="${SWITCHBOARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+drop_old_test_schemas
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test (SQLite and PostgreSQL)"
+cargo test --workspace --locked
+
+log "all checks passed"
