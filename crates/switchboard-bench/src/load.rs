@@ -18,7 +18,12 @@ pub(crate) struct Report {
     pub(crate) max_ms: f64,
 }
 
-pub(crate) async fn run(client: &reqwest::Client, scenario: &Scenario, concurrency: usize, measure: Duration) -> Report {
+pub(crate) async fn run(
+    client: &reqwest::Client,
+    scenario: &Scenario,
+    concurrency: usize,
+    measure: Duration,
+) -> Report {
     let scenario = Arc::new(scenario.clone());
     // Warm-up: connections opened, caches filled.
     drive(client, &scenario, concurrency, Duration::from_secs(1)).await;
@@ -49,7 +54,12 @@ fn unreachable_hist() -> Histogram<u64> {
     Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| std::process::abort())
 }
 
-async fn drive(client: &reqwest::Client, scenario: &Arc<Scenario>, concurrency: usize, for_how_long: Duration) -> Vec<(Histogram<u64>, u64, Option<String>)> {
+async fn drive(
+    client: &reqwest::Client,
+    scenario: &Arc<Scenario>,
+    concurrency: usize,
+    for_how_long: Duration,
+) -> Vec<(Histogram<u64>, u64, Option<String>)> {
     let deadline = Instant::now() + for_how_long;
     let mut tasks = Vec::with_capacity(concurrency);
     for worker in 0..concurrency {

@@ -47,13 +47,20 @@ async fn main() -> anyhow::Result<()> {
         (Some(_), None) => anyhow::bail!("--url needs --key (or SWITCHBOARD_BENCH_KEY) with a secret API key"),
         _ => {
             let s = server::Spawned::start(&args.database).await?;
-            println!("server: {} on {} — ready {:.0} ms after start, idle RSS {:.1} MiB", s.binary, s.database_label, s.ready_ms, s.rss_mib());
+            println!(
+                "server: {} on {} — ready {:.0} ms after start, idle RSS {:.1} MiB",
+                s.binary,
+                s.database_label,
+                s.ready_ms,
+                s.rss_mib()
+            );
             let pair = (s.base.clone(), s.key.clone());
             started = Some(s);
             pair
         }
     };
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).timeout(Duration::from_secs(30)).build()?;
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).timeout(Duration::from_secs(30)).build()?;
     let scenario = scenarios::prepare(&args.scenario, &client, &base, &key, args.rows).await?;
     if let Some(s) = &started {
         println!("after setup ({} rows): RSS {:.1} MiB", args.rows, s.rss_mib());

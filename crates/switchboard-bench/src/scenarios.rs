@@ -22,7 +22,13 @@ impl Scenario {
     }
 }
 
-pub(crate) async fn prepare(name: &str, client: &reqwest::Client, base: &str, key: &str, rows: usize) -> anyhow::Result<Scenario> {
+pub(crate) async fn prepare(
+    name: &str,
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    rows: usize,
+) -> anyhow::Result<Scenario> {
     let make = |paths: Vec<String>| Scenario { base: base.to_owned(), key: key.to_owned(), paths };
     match name {
         // The floor: routing, middleware, no auth, no storage.

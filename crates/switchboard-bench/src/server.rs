@@ -37,7 +37,9 @@ impl Spawned {
         } else if database.starts_with("postgres") {
             let schema = format!("bench_{}", std::process::id());
             let mut conn = sqlx::PgConnection::connect(database).await.context("connecting to PostgreSQL")?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&mut conn).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                .execute(&mut conn)
+                .await?;
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await?;
             let sep = if database.contains('?') { '&' } else { '?' };
             (format!("{database}{sep}options=-c%20search_path%3D{schema}"), "PostgreSQL".to_owned())

@@ -158,9 +158,10 @@ impl Checker<'_> {
             self.path(&format!("{key}.metadata.{m}"), p);
         }
         if let Some(statuses) = &req.invalid_statuses
-            && statuses.iter().any(|s| !(400..500).contains(s)) {
-                self.report(&format!("{key}.invalid_statuses"), "only 4xx statuses can mean wrong credentials");
-            }
+            && statuses.iter().any(|s| !(400..500).contains(s))
+        {
+            self.report(&format!("{key}.invalid_statuses"), "only 4xx statuses can mean wrong credentials");
+        }
     }
 
     fn auth_apply(&mut self, key: &str, auth: &AuthApply, allowed: &BTreeSet<String>) {
@@ -228,9 +229,10 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
         if let Some(re) = c.regex(&format!("{key}.pattern"), &ph.pattern) {
             for (what, v) in [("default", &ph.default), ("example", &ph.example)] {
                 if let Some(v) = v
-                    && !re.is_match(v) {
-                        c.report(&format!("{key}.{what}"), format!("{v:?} does not match the pattern"));
-                    }
+                    && !re.is_match(v)
+                {
+                    c.report(&format!("{key}.{what}"), format!("{v:?} does not match the pattern"));
+                }
             }
         }
     }
@@ -369,9 +371,10 @@ fn check_mode(c: &mut Checker<'_>, p: &Provider, mode: CredentialMode, spec: &Cr
                 c.report(&format!("{fk}.default"), format!("{d:?} is not one of the options"));
             }
             if let Some(re) = &re
-                && !re.is_match(d) {
-                    c.report(&format!("{fk}.default"), format!("{d:?} does not match the pattern"));
-                }
+                && !re.is_match(d)
+            {
+                c.report(&format!("{fk}.default"), format!("{d:?} does not match the pattern"));
+            }
         }
     }
     let base = spec.base_url.as_ref().or(p.api_base_url.as_ref());
