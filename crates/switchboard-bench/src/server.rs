@@ -75,11 +75,11 @@ impl Spawned {
         let client = reqwest::Client::new();
         let mut ready_ms = None;
         for _ in 0..3000 {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-                if r.status().is_success() {
-                    ready_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-                    break;
-                }
+            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+                && r.status().is_success()
+            {
+                ready_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                break;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
