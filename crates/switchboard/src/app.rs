@@ -14,7 +14,6 @@ use crate::clock::Clock;
 use crate::config::{Settings, redact_url};
 use crate::http;
 use crate::keys::{self, KeyError};
-use crate::metrics::Metrics;
 use crate::services::Services;
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::vault::{Vault, VaultServiceError};
@@ -32,6 +31,8 @@ pub enum StartError {
     Vault(#[from] VaultServiceError),
     #[error("provider catalog: {0}")]
     Catalog(#[from] CatalogLoadError),
+    #[error("cannot set up the outbound HTTP client: {0}")]
+    Http(reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
 }
@@ -77,14 +78,7 @@ impl Application {
         let store = open_store(&settings).await?;
         let vault = open_vault(&settings, &store, clock.clone()).await?;
         let catalog = catalog::load(settings.providers_dir.as_deref())?;
-        let services = Services {
-            store,
-            vault: Arc::new(vault),
-            catalog: Arc::new(catalog),
-            clock,
-            settings: settings.clone(),
-            metrics: Arc::new(Metrics::new()),
-        };
+        let services = Services::new(store, vault, catalog, clock, settings.clone()).map_err(StartError::Http)?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| StartError::Listen { addr: settings.listen, source })?;

@@ -16,7 +16,6 @@ use crate::app::{self, Application};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{SETTINGS, Settings};
 use crate::keys;
-use crate::metrics::Metrics;
 use crate::services::Services;
 use crate::services::audit::{AuditEvent, Outcome};
 use crate::services::integrations::NewIntegration;
@@ -144,14 +143,7 @@ async fn offline_services(settings: Settings) -> anyhow::Result<Services> {
     let store = app::open_store(&settings).await?;
     let vault = app::open_vault(&settings, &store, clock.clone()).await?;
     let catalog = crate::catalog::load(settings.providers_dir.as_deref())?;
-    Ok(Services {
-        store,
-        vault: Arc::new(vault),
-        catalog: Arc::new(catalog),
-        clock,
-        settings: Arc::new(settings),
-        metrics: Arc::new(Metrics::new()),
-    })
+    Ok(Services::new(store, vault, catalog, clock, Arc::new(settings))?)
 }
 
 fn when(ms: Option<i64>) -> String {
@@ -329,14 +321,14 @@ async fn rotate_key(settings: Settings, new_key_file: &std::path::Path) -> anyho
     let has_keys = !store.data_keys().await?.is_empty();
     let (current, _) = keys::resolve(&settings, has_keys)?;
     let report = crate::vault::rotate_master_key(&store, &current, &new).await?;
-    let services = Services {
-        store: store.clone(),
-        vault: Arc::new(crate::vault::Vault::open(store.clone(), vec![new], Arc::new(SystemClock)).await?),
-        catalog: Arc::new(switchboard_core::catalog::Catalog::default()),
-        clock: Arc::new(SystemClock),
-        settings: Arc::new(settings),
-        metrics: Arc::new(Metrics::new()),
-    };
+    let vault = crate::vault::Vault::open(store.clone(), vec![new], Arc::new(SystemClock)).await?;
+    let services = Services::new(
+        store.clone(),
+        vault,
+        switchboard_core::catalog::Catalog::default(),
+        Arc::new(SystemClock),
+        Arc::new(settings),
+    )?;
     let new_id = services.vault.primary_key_id();
     services
         .audit(

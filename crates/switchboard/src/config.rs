@@ -30,6 +30,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("providers_dir", "a folder of operator provider files that add to or override the catalog"),
     ("shutdown_grace_s", "seconds to let in-flight requests finish after SIGTERM (default 30)"),
     ("session_max_ttl_s", "longest session lifetime a caller may ask for (default 86400)"),
+    ("extra_ca_file", "a PEM file of extra CA certificates trusted for outbound TLS (internal CAs, SMTP relays)"),
 ];
 
 /// A setting that is wrong, and why.
@@ -103,6 +104,8 @@ pub struct Settings {
     pub providers_dir: Option<PathBuf>,
     pub shutdown_grace: Duration,
     pub session_max_ttl: Duration,
+    /// PEM bytes of extra trusted CA certificates.
+    pub extra_ca_pem: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -198,6 +201,16 @@ impl Settings {
                 60,
                 31_536_000,
             )?),
+            extra_ca_pem: match get("extra_ca_file") {
+                None => None,
+                Some(f) => {
+                    let pem = std::fs::read(f).map_err(|e| err("extra_ca_file", format!("cannot read {f}: {e}")))?;
+                    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                        return Err(err("extra_ca_file", format!("{f} holds no PEM certificate")));
+                    }
+                    Some(std::sync::Arc::new(pem))
+                }
+            },
         })
     }
 

@@ -9,6 +9,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
+pub mod outbound;
 pub mod services;
 pub mod store;
 pub mod telemetry;

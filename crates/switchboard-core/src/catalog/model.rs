@@ -268,6 +268,9 @@ pub enum TestKind {
 pub struct RequestSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<TestKind>,
+    /// The request runs only when this field has a value (optional test paths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_if: Option<String>,
     #[serde(default = "get")]
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -26,34 +26,49 @@ pub enum TemplateError {
     Missing(String),
 }
 
-/// Splits a template into pieces, refusing malformed braces.
+/// Splits a template into pieces, refusing malformed braces. `{{` and `}}`
+/// stand for literal braces (GraphQL queries in request bodies need them).
 pub fn parse(template: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
+    fn flush<'t>(pieces: &mut Vec<Piece<'t>>, template: &'t str, from: usize, to: usize) {
+        if to > from {
+            pieces.push(Piece::Text(&template[from..to]));
+        }
+    }
+    let bytes = template.as_bytes();
     let mut pieces = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let (text, after) = rest.split_at(open);
-        if text.contains('}') {
-            return Err(TemplateError::Stray(template.to_owned()));
+    let (mut i, mut text_start) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' if bytes.get(i + 1) == Some(&b'{') => {
+                flush(&mut pieces, template, text_start, i);
+                pieces.push(Piece::Text(&template[i..=i]));
+                i += 2;
+                text_start = i;
+            }
+            b'}' if bytes.get(i + 1) == Some(&b'}') => {
+                flush(&mut pieces, template, text_start, i);
+                pieces.push(Piece::Text(&template[i..=i]));
+                i += 2;
+                text_start = i;
+            }
+            b'}' => return Err(TemplateError::Stray(template.to_owned())),
+            b'{' => {
+                flush(&mut pieces, template, text_start, i);
+                let close = template[i..].find('}').ok_or_else(|| TemplateError::Unclosed(template.to_owned()))? + i;
+                let name = &template[i + 1..close];
+                let valid = !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+                if !valid {
+                    return Err(TemplateError::BadName(template.to_owned()));
+                }
+                pieces.push(Piece::Var(name));
+                i = close + 1;
+                text_start = i;
+            }
+            _ => i += 1,
         }
-        if !text.is_empty() {
-            pieces.push(Piece::Text(text));
-        }
-        let close = after.find('}').ok_or_else(|| TemplateError::Unclosed(template.to_owned()))?;
-        let name = &after[1..close];
-        let valid =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
-        if !valid {
-            return Err(TemplateError::BadName(template.to_owned()));
-        }
-        pieces.push(Piece::Var(name));
-        rest = &after[close + 1..];
     }
-    if rest.contains('}') {
-        return Err(TemplateError::Stray(template.to_owned()));
-    }
-    if !rest.is_empty() {
-        pieces.push(Piece::Text(rest));
-    }
+    flush(&mut pieces, template, text_start, bytes.len());
     Ok(pieces)
 }
 
@@ -133,6 +148,12 @@ mod tests {
         assert!(parse("a{}b").is_err());
         assert!(parse("a{b c}").is_err());
         assert_eq!(names("plain").unwrap(), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn doubled_braces_are_literal() {
+        assert_eq!(render("{{ me {{ id }} }} {token}", vals).unwrap(), "{ me { id } } 123:AB-c_d");
+        assert_eq!(names("{{ x }}").unwrap(), Vec::<&str>::new());
     }
 
     #[test]

@@ -114,6 +114,11 @@ impl Checker<'_> {
         if req.kind.is_some() {
             return;
         }
+        if let Some(f) = &req.only_if
+            && !allowed.contains(f)
+        {
+            self.report(&format!("{key}.only_if"), format!("{f:?} is not a field of this mode"));
+        }
         let method_ok = matches!(req.method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD");
         if !method_ok {
             self.report(&format!("{key}.method"), format!("{:?} is not an HTTP method in capitals", req.method));
@@ -128,7 +133,7 @@ impl Checker<'_> {
                         "a relative path needs `api_base_url` (or the mode's `base_url`)",
                     );
                 }
-                if !p.starts_with('/') {
+                if !p.starts_with('/') && !p.starts_with('{') {
                     self.report(&format!("{key}.path"), format!("{p:?} must start with '/'"));
                 }
                 self.template(&format!("{key}.path"), p, allowed, true, true);
@@ -166,6 +171,8 @@ impl Checker<'_> {
 
     fn auth_apply(&mut self, key: &str, auth: &AuthApply, allowed: &BTreeSet<String>) {
         for (h, v) in &auth.header {
+            // Header names may be templates too (custom-api-key's header name is a field).
+            self.template(&format!("{key}.header"), h, allowed, false, false);
             self.template(&format!("{key}.header.{h}"), v, allowed, false, false);
         }
         for (q, v) in &auth.query {

@@ -5,8 +5,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod connections;
+pub mod connector;
 pub mod integrations;
 pub mod keys;
+pub mod service_account;
+pub mod smtp;
 
 use std::sync::Arc;
 
@@ -30,6 +34,31 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    pub outbound: crate::outbound::Outbound,
+    pub token_cache: Arc<connections::TokenCache>,
+}
+
+impl Services {
+    /// Assembles the services over an opened store and vault.
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        catalog: Catalog,
+        clock: Arc<dyn Clock>,
+        settings: Arc<Settings>,
+    ) -> Result<Self, reqwest::Error> {
+        let outbound = crate::outbound::Outbound::new(&settings)?;
+        Ok(Self {
+            store,
+            vault: Arc::new(vault),
+            catalog: Arc::new(catalog),
+            clock,
+            settings,
+            metrics: Arc::new(Metrics::new()),
+            outbound,
+            token_cache: Arc::new(connections::TokenCache::default()),
+        })
+    }
 }
 
 /// What went wrong, in the product's terms. Messages are safe to show the

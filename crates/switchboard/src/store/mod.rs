@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod audit;
+mod connections;
 mod data_keys;
 mod integrations;
 mod sessions;
@@ -21,6 +22,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use api_keys::ApiKeyRecord;
 pub use audit::{AuditFilter, AuditRecord, NewAudit};
+pub use connections::{AccountColumns, ConnectionFilter, ConnectionRecord, StatusCount};
 pub use data_keys::DataKeyRecord;
 pub use integrations::{IntegrationPatch, IntegrationRecord};
 pub use sessions::SessionRecord;
@@ -199,13 +201,22 @@ struct SealedColumn {
 }
 
 /// Every column that holds sealed secrets; `vault check` opens them all.
-const SEALED_COLUMNS: &[SealedColumn] = &[SealedColumn {
-    table: "integrations",
-    id_column: "id",
-    org_column: None,
-    column: "client_secret",
-    field: "client_secret",
-}];
+const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "integrations",
+        id_column: "id",
+        org_column: None,
+        column: "client_secret",
+        field: "client_secret",
+    },
+    SealedColumn {
+        table: "connections",
+        id_column: "id",
+        org_column: Some("org"),
+        column: "credentials",
+        field: "credentials",
+    },
+];
 
 /// A sealed value with the binding it was sealed for.
 #[derive(Debug)]

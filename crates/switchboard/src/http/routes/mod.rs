@@ -1,4 +1,5 @@
 pub(super) mod audit;
+pub(super) mod connections;
 pub(super) mod health;
 pub(super) mod integrations;
 pub(super) mod providers;

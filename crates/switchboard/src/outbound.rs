@@ -1,0 +1,348 @@
+//! The one HTTP client for calls to providers and other outside URLs.
+//!
+//! - Origin overrides (`SWITCHBOARD_OUTBOUND_OVERRIDES`) send a request for
+//!   `https://api.example.com/x` to `http://127.0.0.1:9001/x`, path and query kept.
+//! - Redirects are never followed: a credential-bearing request must not be
+//!   replayed to wherever a 3xx points.
+//! - Destinations that resolve to loopback or private addresses are refused
+//!   unless the operator allows them (override targets are the operator's own
+//!   choice and are not checked).
+//! - Idempotent requests are retried on connection failures, timeouts, 429 and
+//!   5xx with jittered backoff, honouring a short `Retry-After`.
+//! - Errors name the host, never the URL: some providers put tokens in paths.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use crate::config::{OriginOverride, Settings};
+
+/// Largest answer read from a provider.
+const MAX_BODY: usize = 4 << 20;
+/// Longest `Retry-After` waited for inside one call; longer waits go back to the caller.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("could not connect to {host}: {reason}")]
+    Connect { host: String, reason: String },
+    #[error("{host} did not answer within {seconds} s")]
+    Timeout { host: String, seconds: u64 },
+    #[error("{0}")]
+    Refused(String),
+    #[error("{host}'s answer is larger than {limit} bytes")]
+    TooLarge { host: String, limit: usize },
+    #[error("request to {host} failed: {reason}")]
+    Other { host: String, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+    /// Safe to send twice (GET-like). Only connection failures are retried otherwise.
+    pub idempotent: bool,
+}
+
+impl OutboundRequest {
+    #[must_use]
+    pub fn new(method: Method, url: Url) -> Self {
+        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE);
+        Self { method, url, headers: HeaderMap::new(), body: None, idempotent }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboundResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl OutboundResponse {
+    /// `Retry-After` in seconds (delta-seconds form; HTTP dates count as 60 s).
+    #[must_use]
+    pub fn retry_after(&self) -> Option<u64> {
+        retry_after(&self.headers)
+    }
+
+    #[must_use]
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    v.parse::<u64>().ok().or_else(|| (!v.is_empty()).then_some(60))
+}
+
+/// Whether an address is on the public internet.
+#[must_use]
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xC0) == 64)
+                || (o[0] == 198 && (o[1] & 0xFE) == 18)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xFE00) == 0xFC00
+                || (s[0] & 0xFFC0) == 0xFE80
+                || (s[0] == 0x2001 && s[1] == 0x0DB8))
+        }
+    }
+}
+
+/// DNS that drops non-public addresses (unless allowed), so a URL cannot reach the internal network.
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow || is_public(a.ip())).collect();
+            if kept.is_empty() {
+                return Err(format!("{host} resolves only to private or loopback addresses, which are not allowed (SWITCHBOARD_ALLOW_PRIVATE_NETWORKS)").into());
+            }
+            Ok(Box::new(kept.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct Outbound {
+    guarded: reqwest::Client,
+    trusted: reqwest::Client,
+    overrides: Arc<Vec<OriginOverride>>,
+    allow_private: bool,
+    timeout: Duration,
+    max_attempts: u32,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound").field("overrides", &self.overrides.len()).finish_non_exhaustive()
+    }
+}
+
+impl Outbound {
+    pub fn new(settings: &Settings) -> Result<Self, reqwest::Error> {
+        let extra = match &settings.extra_ca_pem {
+            Some(pem) => reqwest::Certificate::from_pem_bundle(pem)?,
+            None => Vec::new(),
+        };
+        let base = || {
+            reqwest::Client::builder()
+                .tls_certs_merge(extra.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+                .pool_idle_timeout(Duration::from_secs(60))
+        };
+        Ok(Self {
+            guarded: base()
+                .dns_resolver(Arc::new(GuardedResolver { allow_private: settings.allow_private_networks }))
+                .build()?,
+            trusted: base().build()?,
+            overrides: Arc::new(settings.outbound_overrides.clone()),
+            allow_private: settings.allow_private_networks,
+            timeout: Duration::from_secs(20),
+            max_attempts: 3,
+        })
+    }
+
+    /// The URL after origin overrides, and whether one applied. Also used for
+    /// URLs handed to browsers (authorization pages).
+    #[must_use]
+    pub fn rewrite(&self, url: &Url) -> (Url, bool) {
+        let origin = url.origin().ascii_serialization();
+        for o in self.overrides.iter() {
+            if o.from == origin {
+                let rest = &url.as_str()[origin.len()..];
+                if let Ok(u) = Url::parse(&format!("{}{rest}", o.to)) {
+                    return (u, true);
+                }
+            }
+        }
+        (url.clone(), false)
+    }
+
+    /// Sends with retries as described in the module docs.
+    pub async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let (url, overridden) = self.rewrite(&req.url);
+        let host = req.url.host_str().unwrap_or("the provider").to_owned();
+        if !overridden && !matches!(url.scheme(), "http" | "https") {
+            return Err(OutboundError::Refused(format!("{host}: only http and https URLs can be called")));
+        }
+        if !overridden
+            && !self.allow_private
+            && let Some(ip) = literal_ip(&url)
+            && !is_public(ip)
+        {
+            return Err(OutboundError::Refused(format!(
+                "{host} is a private or loopback address, which is not allowed (SWITCHBOARD_ALLOW_PRIVATE_NETWORKS)"
+            )));
+        }
+        let client = if overridden { &self.trusted } else { &self.guarded };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.max_attempts;
+            let result = self.once(client, &req, &url, &host).await;
+            let wait = match &result {
+                Ok(res) if req.idempotent && !last && retryable_status(res.status) => {
+                    match res.retry_after().map(Duration::from_secs) {
+                        Some(w) if w > MAX_INLINE_WAIT => return result,
+                        Some(w) => w,
+                        None => backoff(attempt),
+                    }
+                }
+                Err(OutboundError::Connect { .. }) if !last => backoff(attempt),
+                Err(OutboundError::Timeout { .. }) if req.idempotent && !last => backoff(attempt),
+                _ => return result,
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn once(
+        &self,
+        client: &reqwest::Client,
+        req: &OutboundRequest,
+        url: &Url,
+        host: &str,
+    ) -> Result<OutboundResponse, OutboundError> {
+        let mut builder =
+            client.request(req.method.clone(), url.clone()).headers(req.headers.clone()).timeout(self.timeout);
+        if let Some(body) = &req.body {
+            builder = builder.body(body.clone());
+        }
+        let res = builder.send().await.map_err(|e| classify(e, host, self.timeout))?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let mut body = Vec::new();
+        let mut stream = res.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| classify(e, host, self.timeout))?;
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(OutboundError::TooLarge { host: host.to_owned(), limit: MAX_BODY });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(OutboundResponse { status, headers, body: Bytes::from(body) })
+    }
+}
+
+fn literal_ip(url: &Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(d) => d.parse().ok(),
+    }
+}
+
+fn retryable_status(s: StatusCode) -> bool {
+    s == StatusCode::TOO_MANY_REQUESTS || matches!(s.as_u16(), 500 | 502 | 503 | 504)
+}
+
+/// 200 ms, 400 ms, … with full jitter.
+fn backoff(attempt: u32) -> Duration {
+    let cap = 200u64 << attempt.saturating_sub(1).min(6);
+    Duration::from_millis((switchboard_core::random::unit_f64() * cap as f64) as u64 + 50)
+}
+
+/// A reqwest error as a message that names the host but never the URL.
+fn classify(e: reqwest::Error, host: &str, timeout: Duration) -> OutboundError {
+    let host = host.to_owned();
+    if e.is_timeout() {
+        return OutboundError::Timeout { host, seconds: timeout.as_secs() };
+    }
+    let mut reason = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = source {
+        reason = s.to_string();
+        source = s.source();
+    }
+    let is_connect = e.is_connect();
+    if reason.is_empty() {
+        reason = e.without_url().to_string();
+    }
+    if is_connect {
+        if reason.contains("not allowed") {
+            return OutboundError::Refused(reason);
+        }
+        OutboundError::Connect { host, reason }
+    } else {
+        OutboundError::Other { host, reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_special_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["1.1.1.1", "140.82.112.3", "2606:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn overrides_keep_path_and_query() {
+        let s =
+            Settings::from_pairs(&[("outbound_overrides", "https://api.telegram.org=http://127.0.0.1:9001")]).unwrap();
+        let o = Outbound::new(&s).unwrap();
+        let (u, hit) = o.rewrite(&Url::parse("https://api.telegram.org/bot1:x/getMe?a=b").unwrap());
+        assert!(hit);
+        assert_eq!(u.as_str(), "http://127.0.0.1:9001/bot1:x/getMe?a=b");
+        let (u, hit) = o.rewrite(&Url::parse("https://api.telegram.org.evil.com/x").unwrap());
+        assert!(!hit);
+        assert_eq!(u.host_str(), Some("api.telegram.org.evil.com"));
+    }
+}
