@@ -3,6 +3,7 @@
 # again: it installs and starts only what is missing.
 #
 #   - PostgreSQL on 127.0.0.1:5432 (database `test`) for the store suite on PostgreSQL
+#   - the test peers pinned under tests/peers (aiosmtpd from PyPI)
 #   - formatting, clippy (warnings are errors), the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,21 @@ drop_old_test_schemas() {
   if [ -n "$drops" ]; then psql "$SWITCHBOARD_TEST_POSTGRES_URL" -q -c "$drops" >/dev/null; fi
 }
 
+ensure_python_peers() {
+  # A real SMTP server (aiosmtpd), pinned with hashes in tests/peers/requirements.txt.
+  local venv=tests/peers/.venv want
+  want=$(sha256sum tests/peers/requirements.txt | cut -d' ' -f1)
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
+    log "installing Python test peers"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r tests/peers/requirements.txt
+    echo "$want" > "$venv/.installed"
+  fi
+}
+
 ensure_postgres
+ensure_python_peers
 export SWITCHBOARD_TEST_POSTGRES_URL="${SWITCHBOARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 drop_old_test_schemas
 

@@ -39,6 +39,7 @@ pub enum StartError {
 
 /// Opens the database and applies migrations.
 pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
+    keys::precheck(settings)?;
     let url = settings.database.url();
     let store = Store::connect(&StoreOptions {
         url: url.to_owned(),

@@ -51,3 +51,107 @@ pub fn load(operator_dir: Option<&Path>) -> Result<Catalog, CatalogLoadError> {
     }
     Ok(Catalog::load(&sources)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use switchboard_core::catalog::{CredentialMode, Provider};
+
+    use super::*;
+
+    /// The ids API.md fixes, all of which the catalog must hold.
+    const FIXED_IDS: &[&str] = &[
+        "google-sheets",
+        "google-drive",
+        "google-calendar",
+        "google-forms",
+        "gmail",
+        "slack",
+        "airtable",
+        "notion",
+        "trello",
+        "github",
+        "discord",
+        "sendgrid",
+        "twilio",
+        "openai",
+        "shopify",
+        "zapier",
+        "whatsapp",
+        "linkedin",
+        "instagram",
+        "facebook",
+        "microsoft-teams",
+        "outlook",
+        "outlook-calendar",
+        "telegram",
+        "smtp",
+        "stripe",
+        "paypal",
+        "webhook",
+        "custom-oauth2",
+        "custom-api-key",
+    ];
+
+    fn field_names(p: &Provider, mode: CredentialMode) -> Vec<&str> {
+        p.credentials[&mode].fields.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    #[test]
+    fn the_builtin_catalog_is_valid_and_complete() {
+        let catalog = load(None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(catalog.len() >= 70, "{} providers; the product promises 70 or more", catalog.len());
+        for id in FIXED_IDS {
+            assert!(catalog.get(id).is_some(), "{id} is missing");
+        }
+        let get = |id: &str| catalog.get(id).unwrap();
+        assert_eq!(field_names(get("telegram"), CredentialMode::BotToken), ["bot_token"]);
+        assert_eq!(field_names(get("openai"), CredentialMode::ApiKey), ["api_key"]);
+        assert_eq!(field_names(get("sendgrid"), CredentialMode::ApiKey), ["api_key"]);
+        assert_eq!(field_names(get("twilio"), CredentialMode::Basic), ["account_sid", "auth_token"]);
+        assert_eq!(field_names(get("trello"), CredentialMode::ApiKey), ["api_key", "token"]);
+        assert_eq!(field_names(get("discord"), CredentialMode::Webhook), ["webhook_url"]);
+        let mut smtp = field_names(get("smtp"), CredentialMode::Smtp);
+        smtp.sort_unstable();
+        assert_eq!(smtp, ["from", "host", "password", "port", "security", "username"]);
+        let mut custom = field_names(get("custom-api-key"), CredentialMode::ApiKey);
+        custom.sort_unstable();
+        assert!(custom.contains(&"base_url") && custom.contains(&"header_name") && custom.contains(&"api_key"));
+        assert!(get("custom-oauth2").oauth2.is_some());
+        // Every OAuth provider the users named has an OAuth flow.
+        for id in [
+            "google-sheets",
+            "gmail",
+            "slack",
+            "notion",
+            "github",
+            "shopify",
+            "linkedin",
+            "facebook",
+            "instagram",
+            "microsoft-teams",
+            "outlook",
+        ] {
+            assert!(get(id).oauth2.is_some(), "{id} has no [oauth2]");
+        }
+        // One Google app serves several scope sets.
+        for id in ["google-sheets", "google-drive", "google-calendar", "google-forms", "gmail"] {
+            assert_eq!(get(id).app_group.as_deref(), Some("google"), "{id}");
+        }
+    }
+
+    #[test]
+    fn operator_files_add_and_override_and_a_broken_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let github = BUILTIN_PROVIDERS.iter().find(|(n, _)| *n == "github.toml").unwrap().1;
+        std::fs::write(
+            dir.path().join("github.toml"),
+            github.replace("name = \"GitHub\"", "name = \"GitHub Enterprise\""),
+        )
+        .unwrap();
+        let catalog = load(Some(dir.path())).unwrap();
+        assert_eq!(catalog.get("github").unwrap().name, "GitHub Enterprise");
+        std::fs::write(dir.path().join("acme.toml"), "id = \"acme\"\nname = \"Acme\"\n").unwrap();
+        let err = load(Some(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("acme.toml") && err.contains("missing field"), "{err}");
+    }
+}

@@ -17,6 +17,19 @@ pub enum KeyError {
     Bad { what: String, message: String },
 }
 
+/// Refuses, before the database is touched, a configuration that can never
+/// open the vault: PostgreSQL without a master key.
+pub fn precheck(settings: &Settings) -> Result<(), KeyError> {
+    if settings.master_key.is_none() && matches!(settings.database, Database::Postgres { .. }) {
+        return Err(KeyError::Missing(
+            "PostgreSQL needs a master key: set SWITCHBOARD_MASTER_KEY or SWITCHBOARD_MASTER_KEY_FILE \
+             (make one with `switchboard generate-key --out FILE`); every instance must use the same key"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Reads one configured key.
 pub fn read_key(source: &KeySource, what: &str) -> Result<MasterKey, KeyError> {
     let text = match source {

@@ -21,6 +21,8 @@ pub struct Provider {
     pub error_paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSignals>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub placeholders: BTreeMap<String, Placeholder>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,6 +31,23 @@ pub struct Provider {
     pub credentials: BTreeMap<CredentialMode, CredentialSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<Webhooks>,
+}
+
+/// How a provider says "slow down" besides HTTP 429.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSignals {
+    /// A path in an error answer whose value, when one of `values`, means rate limiting (Meta's `error.code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<serde_json::Value>,
+    /// A header that reads `0` on a 403 when the quota is spent (GitHub's `x-ratelimit-remaining`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exhausted_header: Option<String>,
+    /// Where the answer says how many seconds to wait, when not in `Retry-After` (Telegram's `parameters.retry_after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -205,6 +224,9 @@ pub struct FieldSpec {
     pub secret: bool,
     #[serde(default = "yes")]
     pub required: bool,
+    /// Strip surrounding whitespace from pasted values (default); off where spaces matter.
+    #[serde(default = "yes")]
+    pub trim: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prefixes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -273,6 +273,17 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
     for (h, v) in &p.api_headers {
         c.template(&format!("api_headers.{h}"), v, &BTreeSet::new(), false, false);
     }
+    if let Some(rl) = &p.rate_limit {
+        if let Some(path) = &rl.path {
+            c.path("rate_limit.path", path);
+            if rl.values.is_empty() {
+                c.report("rate_limit.values", "list the values at `path` that mean rate limiting");
+            }
+        }
+        if let Some(path) = &rl.retry_after_path {
+            c.path("rate_limit.retry_after_path", path);
+        }
+    }
     for (i, ep) in p.error_paths.iter().enumerate() {
         c.path(&format!("error_paths[{i}]"), ep);
     }

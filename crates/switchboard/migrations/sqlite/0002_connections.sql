@@ -8,7 +8,7 @@ CREATE TABLE connections (
     integration      TEXT,
     auth_mode        TEXT    NOT NULL,
     label            TEXT    NOT NULL,
-    shared           BOOLEAN NOT NULL,
+    shared           INTEGER NOT NULL,
     status           TEXT    NOT NULL,
     credentials      BLOB    NOT NULL,
     params           TEXT    NOT NULL,

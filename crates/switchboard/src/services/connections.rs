@@ -74,7 +74,7 @@ impl TryFrom<&ConnectionRecord> for Connection {
             integration: r.integration.clone(),
             auth_mode: r.auth_mode.clone(),
             label: r.label.clone(),
-            shared: r.shared,
+            shared: r.shared != 0,
             status: r.status.clone(),
             scopes: serde_json::from_value(json(&r.scopes, "scopes")?).unwrap_or_default(),
             expires_at: ts(r.expires_at),
@@ -318,7 +318,7 @@ impl Services {
             integration,
             auth_mode: mode.as_str().to_owned(),
             label,
-            shared,
+            shared: i32::from(shared),
             status: status::CONNECTED.to_owned(),
             credentials: sealed,
             params: serde_json::to_string(&fields.public(spec)).unwrap_or_else(|_| "{}".into()),
@@ -373,7 +373,7 @@ impl Services {
         };
         let rec = self.store.connection(id, scope.filter()).await?.ok_or_else(not_found)?;
         if let Principal::Session { user, role: Role::Member, .. } = actor
-            && !rec.shared
+            && rec.shared == 0
             && rec.owner.as_deref() != Some(user.as_str())
         {
             return Err(not_found());

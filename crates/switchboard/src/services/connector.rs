@@ -152,7 +152,8 @@ pub fn check_fields(
     for f in &spec.fields {
         let value = match input.get(&f.name) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+            Some(Value::String(s)) if f.trim => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+            Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
             Some(Value::Number(n)) if f.format == FieldFormat::Integer => Some(n.to_string()),
             Some(v @ Value::Object(_)) if f.format == FieldFormat::Json => Some(v.to_string()),
             Some(_) => return Err(field_error(provider, f, "must be a string")),
@@ -479,15 +480,7 @@ pub fn interpret(
     secrets: &[String],
 ) -> Result<Account, ServiceError> {
     let status = res.status.as_u16();
-    if spec.invalid_statuses().contains(&status) {
-        return Err(ServiceError::InvalidCredentials(format!(
-            "{} refused these credentials: {}",
-            provider.name,
-            provider_reason(provider, res, secrets)
-        )));
-    }
-    if status == 429 {
-        let after = res.retry_after();
+    if let Some(after) = rate_limited(provider, res) {
         return Err(ServiceError::RateLimited {
             message: format!(
                 "{} is rate-limiting these requests ({}){}",
@@ -497,6 +490,13 @@ pub fn interpret(
             ),
             retry_after_s: after,
         });
+    }
+    if spec.invalid_statuses().contains(&status) {
+        return Err(ServiceError::InvalidCredentials(format!(
+            "{} refused these credentials: {}",
+            provider.name,
+            provider_reason(provider, res, secrets)
+        )));
     }
     if status >= 500 {
         return Err(ServiceError::Provider(format!(
@@ -529,6 +529,33 @@ pub fn interpret(
         )));
     }
     Ok(read_account(spec, &doc))
+}
+
+/// `Some(retry_after)` when the answer means "slow down": HTTP 429, or the
+/// provider's own signals (an error code, a spent-quota header on a 403).
+#[must_use]
+pub fn rate_limited(provider: &Provider, res: &OutboundResponse) -> Option<Option<u64>> {
+    let status = res.status.as_u16();
+    if status < 400 {
+        return None;
+    }
+    let signals = provider.rate_limit.as_ref();
+    let doc = res.json();
+    let by_code = signals
+        .and_then(|s| s.path.as_ref().map(|p| (p, &s.values)))
+        .is_some_and(|(p, values)| doc.as_ref().and_then(|d| path::get(d, p)).is_some_and(|v| values.contains(v)));
+    let by_header = status == 403
+        && signals
+            .and_then(|s| s.exhausted_header.as_deref())
+            .is_some_and(|h| res.headers.get(h).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0"));
+    if status != 429 && !by_code && !by_header {
+        return None;
+    }
+    let from_body = signals
+        .and_then(|s| s.retry_after_path.as_deref())
+        .and_then(|p| doc.as_ref().and_then(|d| path::get(d, p)))
+        .and_then(Value::as_u64);
+    Some(res.retry_after().or(from_body))
 }
 
 /// Identity and metadata at the spec's paths.

@@ -153,6 +153,13 @@ impl Services {
     pub async fn delete_integration(&self, actor: &Principal, id: &str) -> ServiceResult<()> {
         actor.require_secret_key("managing integrations").map_err(|e| access(e, "integration"))?;
         let rec = self.integration_record(id).await?;
+        let in_use = self.store.count_connections_of_integration(&rec.id).await?;
+        if in_use > 0 {
+            return Err(ServiceError::Conflict(format!(
+                "{in_use} connection(s) use integration {:?}; disconnect them first (GET /v1/connections lists them)",
+                rec.id
+            )));
+        }
         self.store.delete_integration(&rec.id).await.map_err(|e| match e {
             StoreError::NotFound => ServiceError::not_found(format!("integration {id:?} not found")),
             other => other.into(),

@@ -14,8 +14,6 @@ use crate::outbound::{Outbound, OutboundRequest};
 /// The fields of a key file that minting needs. Never printed.
 #[derive(Deserialize)]
 pub struct ServiceAccountKey {
-    #[serde(rename = "type")]
-    kind: String,
     pub client_email: String,
     private_key: String,
     #[serde(default)]
@@ -39,14 +37,30 @@ fn invalid(message: impl Into<String>) -> ServiceError {
 
 /// Parses and checks a key file: its type, email, token endpoint and RSA private key.
 pub fn parse_key(json: &str, allow_plain_http: bool) -> Result<ServiceAccountKey, ServiceError> {
-    let key: ServiceAccountKey = serde_json::from_str(json)
-        .map_err(|e| invalid(format!("this is not a service-account key file: {e}; download one under IAM & Admin → Service accounts → Keys → Add key → JSON")))?;
-    if key.kind != "service_account" {
-        return Err(invalid(format!(
-            "the key file's \"type\" is {:?}; a service-account key has \"service_account\"",
-            key.kind
-        )));
+    let doc: serde_json::Value =
+        serde_json::from_str(json).map_err(|_| invalid("this is not JSON; paste the whole key file"))?;
+    match doc.get("type").and_then(|t| t.as_str()) {
+        Some("service_account") => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "the key file's \"type\" is {other:?}; a service-account key file has \"service_account\""
+            )));
+        }
+        None => {
+            return Err(invalid(
+                "the key file has no \"type\"; a service-account key file has \"type\": \"service_account\"",
+            ));
+        }
     }
+    for field in ["client_email", "private_key", "token_uri"] {
+        if doc.get(field).and_then(|v| v.as_str()).is_none_or(str::is_empty) {
+            return Err(invalid(format!(
+                "the key file lacks {field}; download a new JSON key under IAM & Admin → Service accounts → Keys → Add key"
+            )));
+        }
+    }
+    let key: ServiceAccountKey =
+        serde_json::from_value(doc).map_err(|e| invalid(format!("the key file is malformed: {e}")))?;
     if !key.client_email.contains('@') {
         return Err(invalid("the key file's client_email is not an email address"));
     }

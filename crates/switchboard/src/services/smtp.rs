@@ -52,7 +52,10 @@ pub async fn test(fields: &Fields, settings: &Settings) -> Result<Account, Servi
         .map_err(|_| field("port", "SMTP port must be a number from 1 to 65535".into()))?;
     let security = fields.get("security").unwrap_or("starttls");
     check_host(host, port, settings).await?;
+    let logging_in = fields.get("username").is_some();
     let tls = match security {
+        // Never send a password in the clear: with a login, STARTTLS is required.
+        "starttls" if logging_in => Tls::Required(tls_parameters(host, settings)?),
         "starttls" => Tls::Opportunistic(tls_parameters(host, settings)?),
         "tls" => Tls::Wrapper(tls_parameters(host, settings)?),
         _ => Tls::None,
@@ -98,8 +101,10 @@ fn classify(e: &lettre::transport::smtp::Error, host: &str, port: u16, fields: &
     if e.is_permanent() {
         return ServiceError::InvalidCredentials(format!("the SMTP server at {host}:{port} refused: {text}"));
     }
-    if e.is_tls() {
-        return ServiceError::Provider(format!("TLS with the SMTP server at {host}:{port} failed: {text}"));
+    if e.is_tls() || text.contains("certificate") || text.to_ascii_lowercase().contains("handshake") {
+        return ServiceError::Provider(format!(
+            "TLS with the SMTP server at {host}:{port} failed: {text} (if it uses an internal CA, trust it with SWITCHBOARD_EXTRA_CA_FILE)"
+        ));
     }
     ServiceError::Provider(format!("could not talk to the SMTP server at {host}:{port}: {text}"))
 }

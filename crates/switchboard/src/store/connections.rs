@@ -12,7 +12,8 @@ pub struct ConnectionRecord {
     pub integration: Option<String>,
     pub auth_mode: String,
     pub label: String,
-    pub shared: bool,
+    /// 1 when shared with the org, 0 when private to its owner.
+    pub shared: i32,
     pub status: String,
     pub credentials: Vec<u8>,
     pub params: String,
@@ -115,7 +116,7 @@ impl Store {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM connections \
              WHERE ($1 IS NULL OR org = $1) AND ($2 IS NULL OR provider = $2) AND ($3 IS NULL OR status = $3) \
-               AND ($4 IS NULL OR shared = TRUE OR owner = $4) AND ($5 IS NULL OR id > $5) \
+               AND ($4 IS NULL OR shared = 1 OR owner = $4) AND ($5 IS NULL OR id > $5) \
              ORDER BY id LIMIT $6"
         )))
         .bind(f.org.clone())
@@ -141,7 +142,7 @@ impl Store {
              WHERE id = $4 RETURNING {COLUMNS}"
         )))
         .bind(label)
-        .bind(shared)
+        .bind(shared.map(i32::from))
         .bind(now)
         .bind(id)
         .fetch_optional(&self.pool)
@@ -205,7 +206,7 @@ impl Store {
     ) -> StoreResult<Vec<StatusCount>> {
         Ok(sqlx::query_as(
             "SELECT provider, status, COUNT(*) AS count, MAX(last_error) AS last_error FROM connections \
-             WHERE ($1 IS NULL OR org = $1) AND ($2 IS NULL OR shared = TRUE OR owner = $2) \
+             WHERE ($1 IS NULL OR org = $1) AND ($2 IS NULL OR shared = 1 OR owner = $2) \
              GROUP BY provider, status ORDER BY provider, status",
         )
         .bind(org)

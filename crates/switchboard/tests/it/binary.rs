@@ -238,6 +238,24 @@ fn integrations_are_managed_from_the_cli_with_the_secret_from_a_file() {
 }
 
 #[test]
+fn providers_validate_names_the_broken_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let providers = dir.path().join("providers");
+    std::fs::create_dir(&providers).unwrap();
+    std::fs::write(
+        providers.join("acme.toml"),
+        "id = \"acme\"\nname = \"Acme\"\ndescription = \"x\"\ncategories = [\"crm\"]\ndocs_url = \"https://acme.example/docs\"\n\n[oauth2]\nauthorization_url = \"https://{region}.acme.example/authorize\"\ntoken_url = \"https://acme.example/token\"\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(dir.path(), &[], &["providers", "validate", "providers"]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("acme.toml") && err.contains("oauth2.authorization_url") && err.contains("{region}"), "{err}");
+    // The server refuses to start with a broken operator folder, naming it.
+    let e = Server::start(dir.path(), &[("SWITCHBOARD_PROVIDERS_DIR", "providers")]).err().expect("refused");
+    assert!(e.contains("acme.toml"), "{e}");
+}
+
+#[test]
 fn rotate_key_runs_online_and_afterwards_only_the_new_key_is_needed() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();

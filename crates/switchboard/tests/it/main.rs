@@ -7,6 +7,10 @@ mod support;
 
 mod api;
 mod binary;
+mod connections;
+mod credentials;
+mod service_account;
+mod smtp;
 mod store;
 mod tenancy;
 mod vault;

@@ -29,6 +29,56 @@ async fn a_session_of_one_org_gets_404_for_another_orgs_data() {
 }
 
 #[tokio::test]
+async fn a_session_of_one_org_gets_404_for_another_orgs_connection_on_every_route() {
+    let app = spawn_app(TestDb::sqlite().await).await;
+    let globex = app.session("globex", "g1", "admin").await;
+    let theirs = app
+        .call(
+            Method::POST,
+            "/v1/connections",
+            &globex,
+            Some(json!({"provider": "custom-api-key", "label": "globex-api", "credentials": {"base_url": "https://api.globex.example", "api_key": "globex-key"}})),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+    let id = theirs.body["id"].as_str().unwrap().to_owned();
+    let acme = app.session("acme", "a1", "admin").await;
+
+    let routes: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, format!("/v1/connections/{id}"), None),
+        (Method::PATCH, format!("/v1/connections/{id}"), Some(json!({"label": "mine now"}))),
+        (Method::DELETE, format!("/v1/connections/{id}"), None),
+        (Method::POST, format!("/v1/connections/{id}/test"), Some(json!({}))),
+        (Method::GET, "/v1/connections?org=globex".to_owned(), None),
+        (Method::GET, "/v1/status?org=globex".to_owned(), None),
+        (Method::GET, "/v1/audit?org=globex".to_owned(), None),
+        (
+            Method::POST,
+            "/v1/connections".to_owned(),
+            Some(
+                json!({"provider": "custom-api-key", "org": "globex", "credentials": {"base_url": "https://x.example", "api_key": "k"}}),
+            ),
+        ),
+    ];
+    for (method, path, body) in routes {
+        let a = app.call(method.clone(), &path, &acme, body).await;
+        assert_eq!((a.status, a.code()), (404, "not_found"), "{method} {path}: {}", a.body);
+        assert!(!a.body.to_string().contains("globex-api"), "{method} {path} leaked: {}", a.body);
+    }
+    // Credentials are secret-key only: a session is refused before anything is looked up.
+    let a = app.call(Method::GET, &format!("/v1/connections/{id}/credentials"), &acme, None).await;
+    assert_eq!(a.status, 403);
+    // Lists without a filter hold only the session's own org.
+    let a = app.call(Method::GET, "/v1/connections", &acme, None).await;
+    assert_eq!(a.body["items"].as_array().unwrap().len(), 0);
+    let a = app.call(Method::GET, "/v1/status", &acme, None).await;
+    assert_eq!(a.body["items"].as_array().unwrap().len(), 0);
+    // And the connection is untouched.
+    let a = app.get(&format!("/v1/connections/{id}")).await;
+    assert_eq!((a.status, a.body["label"].as_str()), (200, Some("globex-api")));
+}
+
+#[tokio::test]
 async fn members_may_not_read_the_audit_log() {
     let app = spawn_app(TestDb::sqlite().await).await;
     let member = app.session("acme", "m1", "member").await;

@@ -4,6 +4,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod db;
+pub mod fakes;
+pub mod peers;
 pub mod server;
 
 pub use db::TestDb;

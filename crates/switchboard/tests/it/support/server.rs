@@ -30,6 +30,13 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
 
 /// Starts a server with extra settings (key, value) pairs.
 pub async fn spawn_app_with(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
+    // RUST_LOG=switchboard=debug shows the server's logs in a failing test's output.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let master_key = {
         use secrecy::ExposeSecret as _;
         switchboard_core::vault::MasterKey::generate().1.expose_secret().to_owned()
