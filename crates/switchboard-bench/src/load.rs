@@ -18,6 +18,12 @@ pub(crate) struct Report {
     pub(crate) max_ms: f64,
 }
 
+impl Report {
+    pub(crate) fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
 pub(crate) async fn run(
     client: &reqwest::Client,
     scenario: &Scenario,

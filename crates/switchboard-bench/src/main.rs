@@ -36,12 +36,32 @@ struct Args {
     /// Rows to create before measuring, where the scenario stores data.
     #[arg(long, default_value_t = 1000)]
     rows: usize,
+    /// After setup, restart the server on the same database and report its idle memory.
+    #[arg(long)]
+    restart: bool,
+    /// Also measure /healthz for as long, and print the ratio (what storage and crypto cost).
+    #[arg(long)]
+    compare_healthz: bool,
+}
+
+fn print_report(name: &str, concurrency: usize, r: &load::Report) {
+    println!(
+        "{name}: {} requests in {:.1} s at concurrency {concurrency} → {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms; errors {}",
+        r.requests,
+        r.elapsed.as_secs_f64(),
+        r.rate(),
+        r.p50_ms,
+        r.p99_ms,
+        r.p999_ms,
+        r.max_ms,
+        r.errors
+    );
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut started = None;
+    let mut started: Option<server::Spawned> = None;
     let (base, key) = match (&args.url, &args.key) {
         (Some(url), Some(key)) => (url.trim_end_matches('/').to_owned(), key.clone()),
         (Some(_), None) => anyhow::bail!("--url needs --key (or SWITCHBOARD_BENCH_KEY) with a secret API key"),
@@ -62,23 +82,28 @@ async fn main() -> anyhow::Result<()> {
     let client =
         reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).timeout(Duration::from_secs(30)).build()?;
     let scenario = scenarios::prepare(&args.scenario, &client, &base, &key, args.rows).await?;
-    if let Some(s) = &started {
+    if let Some(s) = &mut started {
         println!("after setup ({} rows): RSS {:.1} MiB", args.rows, s.rss_mib());
+        if args.restart {
+            s.restart().await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            println!("restarted on the same database: ready in {:.0} ms, idle RSS {:.1} MiB", s.ready_ms, s.rss_mib());
+        }
     }
-    let report = load::run(&client, &scenario, args.concurrency, Duration::from_secs(args.seconds)).await;
-    println!(
-        "{}: {} requests in {:.1} s at concurrency {} → {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms; errors {}",
-        args.scenario,
-        report.requests,
-        report.elapsed.as_secs_f64(),
-        args.concurrency,
-        report.requests as f64 / report.elapsed.as_secs_f64(),
-        report.p50_ms,
-        report.p99_ms,
-        report.p999_ms,
-        report.max_ms,
-        report.errors
-    );
+    let measure = Duration::from_secs(args.seconds);
+    let report = load::run(&client, &scenario, args.concurrency, measure).await;
+    print_report(&args.scenario, args.concurrency, &report);
+    if args.compare_healthz {
+        let floor = scenarios::prepare("healthz", &client, &base, &key, 0).await?;
+        let baseline = load::run(&client, &floor, args.concurrency, measure).await;
+        print_report("healthz", args.concurrency, &baseline);
+        println!(
+            "{} costs {:.1}x the time of /healthz per request (throughput ratio {:.3})",
+            args.scenario,
+            baseline.rate() / report.rate(),
+            report.rate() / baseline.rate()
+        );
+    }
     if let Some(s) = started {
         println!("server RSS after load: {:.1} MiB", s.rss_mib());
         s.stop().await;

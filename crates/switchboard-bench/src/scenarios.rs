@@ -52,6 +52,49 @@ pub(crate) async fn prepare(
             }
             Ok(make(paths))
         }
-        other => bail!("unknown scenario {other:?}; known: healthz, integration-read"),
+        // A workflow's credential fetch: secret key, connection row, vault open, audit entry.
+        "credentials-read" => {
+            let ids = seed_connections(client, base, key, rows).await?;
+            Ok(make(ids.into_iter().map(|id| format!("/v1/connections/{id}/credentials")).collect()))
+        }
+        other => bail!("unknown scenario {other:?}; known: healthz, integration-read, credentials-read"),
     }
+}
+
+/// Creates `rows` connections through the API, 32 at a time. They are custom-API-key
+/// connections without a test path, so no provider is called.
+pub(crate) async fn seed_connections(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    rows: usize,
+) -> anyhow::Result<Vec<String>> {
+    use futures::StreamExt as _;
+    let started = std::time::Instant::now();
+    let results: Vec<anyhow::Result<String>> = futures::stream::iter(0..rows.max(1))
+        .map(|i| async move {
+            let res = client
+                .post(format!("{base}/v1/connections"))
+                .bearer_auth(key)
+                .json(&json!({
+                    "provider": "custom-api-key",
+                    "org": format!("org-{}", i % 100),
+                    "label": format!("bench {i}"),
+                    "credentials": {"base_url": "https://api.example.com/v1", "api_key": format!("key-{i:08}-0123456789abcdef")}
+                }))
+                .send()
+                .await?;
+            if !res.status().is_success() {
+                bail!("creating connection {i}: {} {}", res.status(), res.text().await.unwrap_or_default());
+            }
+            let body: serde_json::Value = res.json().await?;
+            Ok(body["id"].as_str().unwrap_or_default().to_owned())
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let ids = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("seeded {} connections in {secs:.1} s ({:.0}/s)", ids.len(), ids.len() as f64 / secs);
+    Ok(ids)
 }

@@ -10,6 +10,8 @@ use tokio::process::{Child, Command};
 
 pub(crate) struct Spawned {
     child: Child,
+    bin: PathBuf,
+    env: Vec<(String, String)>,
     pub(crate) base: String,
     pub(crate) key: String,
     pub(crate) ready_ms: f64,
@@ -47,12 +49,14 @@ impl Spawned {
             bail!("--database is sqlite or a postgres:// URL");
         };
         let key_file = dir.path().join("master.key");
+        let vars: Vec<(String, String)> = vec![
+            ("SWITCHBOARD_DATABASE_URL".into(), url.clone()),
+            ("SWITCHBOARD_MASTER_KEY_FILE".into(), key_file.display().to_string()),
+            ("SWITCHBOARD_LISTEN".into(), format!("127.0.0.1:{port}")),
+            ("SWITCHBOARD_LOG_LEVEL".into(), "warn".into()),
+        ];
         let env = |c: &mut Command| {
-            c.env("SWITCHBOARD_DATABASE_URL", &url)
-                .env("SWITCHBOARD_MASTER_KEY_FILE", &key_file)
-                .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
-                .env("SWITCHBOARD_LOG_LEVEL", "warn")
-                .current_dir(dir.path());
+            c.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).current_dir(dir.path());
         };
         let mut keygen = Command::new(&bin);
         keygen.args(["generate-key", "--out"]).arg(&key_file).stdout(Stdio::null());
@@ -66,25 +70,36 @@ impl Spawned {
             bail!("keys create failed");
         }
         let key = String::from_utf8(out.stdout)?.trim().to_owned();
-        let mut serve = Command::new(&bin);
-        env(&mut serve);
-        serve.arg("serve").stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true);
-        let started = Instant::now();
-        let child = serve.spawn()?;
         let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let mut ready_ms = None;
-        for _ in 0..3000 {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-                && r.status().is_success()
-            {
-                ready_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+        let (child, ready_ms) = serve(&bin, &vars, dir.path(), &base).await?;
+        Ok(Self {
+            child,
+            bin: bin.clone(),
+            env: vars,
+            base,
+            key,
+            ready_ms,
+            binary: bin.display().to_string(),
+            database_label: label,
+            _dir: dir,
+        })
+    }
+
+    /// Stops the server and starts it again on the same database: idle memory
+    /// with the data in place, without whatever the setup left in memory.
+    pub(crate) async fn restart(&mut self) -> anyhow::Result<()> {
+        self.terminate().await;
+        let (child, ready_ms) = serve(&self.bin, &self.env, self._dir.path(), &self.base).await?;
+        self.child = child;
+        self.ready_ms = ready_ms;
+        Ok(())
+    }
+
+    async fn terminate(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
         }
-        let Some(ready_ms) = ready_ms else { bail!("the server did not become ready") };
-        Ok(Self { child, base, key, ready_ms, binary: bin.display().to_string(), database_label: label, _dir: dir })
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
     }
 
     /// Resident set size from /proc, in MiB.
@@ -99,9 +114,30 @@ impl Spawned {
     }
 
     pub(crate) async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        self.terminate().await;
     }
+}
+
+/// Starts `serve` and waits until `/readyz` answers 200; the child and the milliseconds it took.
+async fn serve(
+    bin: &std::path::Path,
+    vars: &[(String, String)],
+    dir: &std::path::Path,
+    base: &str,
+) -> anyhow::Result<(Child, f64)> {
+    let mut serve = Command::new(bin);
+    serve.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).current_dir(dir);
+    serve.arg("serve").stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true);
+    let started = Instant::now();
+    let child = serve.spawn()?;
+    let client = reqwest::Client::new();
+    for _ in 0..5000 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return Ok((child, started.elapsed().as_secs_f64() * 1000.0));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    bail!("the server did not become ready")
 }

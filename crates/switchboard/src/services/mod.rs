@@ -36,6 +36,7 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     pub outbound: crate::outbound::Outbound,
     pub token_cache: Arc<connections::TokenCache>,
+    pub audit_writer: audit::AuditWriter,
 }
 
 impl Services {
@@ -49,6 +50,7 @@ impl Services {
     ) -> Result<Self, reqwest::Error> {
         let outbound = crate::outbound::Outbound::new(&settings)?;
         Ok(Self {
+            audit_writer: audit::AuditWriter::spawn(store.clone()),
             store,
             vault: Arc::new(vault),
             catalog: Arc::new(catalog),

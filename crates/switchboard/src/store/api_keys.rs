@@ -21,7 +21,7 @@ impl Store {
             .bind(digest)
             .bind(&rec.hint)
             .bind(rec.created_at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -41,7 +41,7 @@ impl Store {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -41,8 +41,32 @@ impl Store {
         .bind(&rec.target_id)
         .bind(&rec.outcome)
         .bind(&rec.detail)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        Ok(())
+    }
+
+    /// Inserts several entries in one transaction (one commit, one fsync).
+    pub async fn insert_audit_batch(&self, recs: &[&NewAudit]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for rec in recs {
+            sqlx::query(
+                "INSERT INTO audit_log (id, at, org, actor, action, target_kind, target_id, outcome, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&rec.id)
+            .bind(rec.at)
+            .bind(rec.org.clone())
+            .bind(&rec.actor)
+            .bind(&rec.action)
+            .bind(&rec.target_kind)
+            .bind(&rec.target_id)
+            .bind(&rec.outcome)
+            .bind(&rec.detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

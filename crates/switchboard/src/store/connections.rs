@@ -95,7 +95,7 @@ impl Store {
         .bind(c.last_sync_at)
         .bind(c.created_at)
         .bind(c.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -145,7 +145,7 @@ impl Store {
         .bind(shared.map(i32::from))
         .bind(now)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         rec.ok_or(StoreError::NotFound)
     }
@@ -177,13 +177,13 @@ impl Store {
         .bind(a.email)
         .bind(a.metadata)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
 
     pub async fn delete_connection(&self, id: &str) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM connections WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM connections WHERE id = $1").bind(id).execute(&self.writer).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -40,7 +40,7 @@ impl Store {
         .bind(&rec.wrapped)
         .bind(rec.sealed_count)
         .bind(rec.created_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -54,7 +54,7 @@ impl Store {
         )
         .bind(count)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(row.map(|(n,)| n))
     }
@@ -63,7 +63,7 @@ impl Store {
         sqlx::query("UPDATE data_keys SET retired_at = $1 WHERE id = $2 AND retired_at IS NULL")
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -82,7 +82,7 @@ impl Store {
                 .bind(wrapped)
                 .bind(id)
                 .bind(expected_master)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(done.rows_affected() == 1)
     }

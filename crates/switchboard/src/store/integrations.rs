@@ -45,7 +45,7 @@ impl Store {
         .bind(&rec.settings)
         .bind(rec.created_at)
         .bind(rec.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => {
@@ -101,13 +101,13 @@ impl Store {
         .bind(patch.settings)
         .bind(now)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         rec.ok_or(StoreError::NotFound)
     }
 
     pub async fn delete_integration(&self, id: &str) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM integrations WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM integrations WHERE id = $1").bind(id).execute(&self.writer).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -30,7 +30,7 @@ pub use sessions::SessionRecord;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
@@ -76,9 +76,15 @@ impl Backend {
 }
 
 /// The database. Cheap to clone: it is a pool handle.
+///
+/// Reads use `pool`; writes use `writer`. On PostgreSQL they are the same
+/// pool. On SQLite, which admits one writer at a time, `writer` is a single
+/// connection, so concurrent writes queue in order instead of retrying
+/// against the database lock with sleeps (the cause of multi-second stalls).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -102,24 +108,28 @@ impl Store {
         };
         let connect: AnyConnectOptions =
             options.url.parse().map_err(|e: sqlx::Error| StoreError::Unavailable(format!("bad database URL: {e}")))?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                             PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(connect)
-            .await?;
-        Ok(Self { pool, backend })
+        let pool_of = |size: u32| {
+            AnyPoolOptions::new().max_connections(size).acquire_timeout(options.acquire_timeout).after_connect(
+                move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
+                },
+            )
+        };
+        let pool = pool_of(options.max_connections).connect_with(connect.clone()).await?;
+        let writer = match backend {
+            Backend::Sqlite => pool_of(1).connect_with(connect).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Self { pool, writer, backend })
     }
 
     #[must_use]
@@ -136,7 +146,7 @@ impl Store {
 
     /// Applies pending migrations; safe to run from several instances at once.
     pub async fn migrate(&self) -> StoreResult<()> {
-        self.migrator().run(&self.pool).await.map_err(|e| StoreError::Database(e.to_string()))
+        self.migrator().run(&self.writer).await.map_err(|e| StoreError::Database(e.to_string()))
     }
 
     /// The newest migration this binary knows, and whether the database has applied all of them.
@@ -154,14 +164,15 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// A write transaction. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`) so a read-then-write cannot fail half-way with SQLITE_BUSY.
     pub(crate) async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 

@@ -25,7 +25,7 @@ impl Store {
         .bind(&rec.created_by)
         .bind(rec.created_at)
         .bind(rec.expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -44,7 +44,7 @@ impl Store {
 
     /// Deletes sessions that expired before `now`; returns how many.
     pub async fn purge_expired_sessions(&self, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.writer).await?;
         Ok(done.rows_affected())
     }
 }
