@@ -3,7 +3,7 @@
 # again: it installs and starts only what is missing.
 #
 #   - PostgreSQL on 127.0.0.1:5432 (database `test`) for the store suite on PostgreSQL
-#   - the test peers pinned under tests/peers (aiosmtpd from PyPI)
+#   - the test peers pinned under tests/peers (aiosmtpd from PyPI, oidc-provider from npm)
 #   - formatting, clippy (warnings are errors), the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,8 +47,21 @@ ensure_python_peers() {
   fi
 }
 
+ensure_node_peers() {
+  # A real OAuth 2.0 / OpenID Connect server (oidc-provider) and the providers' signing
+  # libraries, pinned in tests/peers/package-lock.json.
+  local want
+  want=$(sha256sum tests/peers/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat tests/peers/node_modules/.installed 2>/dev/null)" != "$want" ]; then
+    log "installing Node test peers (npm ci)"
+    (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > tests/peers/node_modules/.installed
+  fi
+}
+
 ensure_postgres
 ensure_python_peers
+ensure_node_peers
 export SWITCHBOARD_TEST_POSTGRES_URL="${SWITCHBOARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 drop_old_test_schemas
 

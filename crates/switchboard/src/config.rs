@@ -31,6 +31,13 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("shutdown_grace_s", "seconds to let in-flight requests finish after SIGTERM (default 30)"),
     ("session_max_ttl_s", "longest session lifetime a caller may ask for (default 86400)"),
     ("extra_ca_file", "a PEM file of extra CA certificates trusted for outbound TLS (internal CAs, SMTP relays)"),
+    ("oauth_state_ttl_s", "how long a connect flow's state stays valid (default 600)"),
+    ("refresh_window_s", "refresh OAuth tokens this many seconds before they expire (default 300)"),
+    ("refresh_interval_s", "how often the background refresher looks for due tokens (default 60)"),
+    ("refresh_max_failures", "consecutive transient refresh failures before a connection shows `error` (default 4)"),
+    ("refresh_lease_s", "how long one instance may hold a connection while refreshing it (default 60)"),
+    ("sync_interval_s", "how often each connection's account metadata is re-read (default 3600)"),
+    ("jobs", "true (default) runs the background refresher and metadata sync in this process"),
 ];
 
 /// A setting that is wrong, and why.
@@ -106,6 +113,13 @@ pub struct Settings {
     pub session_max_ttl: Duration,
     /// PEM bytes of extra trusted CA certificates.
     pub extra_ca_pem: Option<std::sync::Arc<Vec<u8>>>,
+    pub oauth_state_ttl: Duration,
+    pub refresh_window: Duration,
+    pub refresh_interval: Duration,
+    pub refresh_max_failures: u32,
+    pub refresh_lease: Duration,
+    pub sync_interval: Duration,
+    pub jobs: bool,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -211,6 +225,13 @@ impl Settings {
                     Some(std::sync::Arc::new(pem))
                 }
             },
+            oauth_state_ttl: secs(get("oauth_state_ttl_s"), "oauth_state_ttl_s", 600, 30, 3600)?,
+            refresh_window: secs(get("refresh_window_s"), "refresh_window_s", 300, 0, 86_400)?,
+            refresh_interval: secs(get("refresh_interval_s"), "refresh_interval_s", 60, 1, 3600)?,
+            refresh_max_failures: parse_number(get("refresh_max_failures"), "refresh_max_failures", 4, 1, 100)?,
+            refresh_lease: secs(get("refresh_lease_s"), "refresh_lease_s", 60, 2, 3600)?,
+            sync_interval: secs(get("sync_interval_s"), "sync_interval_s", 3600, 10, 604_800)?,
+            jobs: parse_bool(get("jobs"), "jobs", true)?,
         })
     }
 
@@ -345,6 +366,10 @@ fn parse_overrides(v: &str) -> Result<Vec<OriginOverride>, ConfigError> {
         });
     }
     Ok(out)
+}
+
+fn secs(v: Option<&str>, key: &str, default: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
+    parse_number(v, key, default, min, max).map(Duration::from_secs)
 }
 
 fn parse_bool(v: Option<&str>, key: &str, default: bool) -> Result<bool, ConfigError> {

@@ -1,31 +1,148 @@
-//! Background work. Each job is a plain loop that does a bounded amount of
-//! work per tick through the store, so several instances can run it at once.
+//! Background work. Each job is a plain loop that claims a bounded amount of
+//! due work through the store (leases; SKIP LOCKED on PostgreSQL), so any
+//! number of instances can run them at once and a crashed instance's claims
+//! lapse on their own.
 
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::services::Services;
 
+/// Connections claimed per round.
+const BATCH: i64 = 64;
+/// Refreshes in flight at once in one instance.
+const CONCURRENCY: usize = 8;
+
 /// Starts every background job; each stops when `stop` is cancelled.
 pub fn spawn_all(services: &Services, stop: CancellationToken) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(purge_expired_sessions(services.clone(), stop))]
+    let mut jobs = vec![tokio::spawn(housekeeping(services.clone(), stop.clone()))];
+    if services.settings.jobs {
+        jobs.push(tokio::spawn(refresher(services.clone(), stop.clone())));
+        jobs.push(tokio::spawn(metadata_sync(services.clone(), stop)));
+    }
+    jobs
 }
 
-/// Expired session rows serve nobody; delete them hourly.
-async fn purge_expired_sessions(services: Services, stop: CancellationToken) {
+/// Expired sessions and old handshakes serve nobody; delete them hourly.
+async fn housekeeping(services: Services, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = tick.tick() => {
-                match services.store.purge_expired_sessions(services.clock.now().millis()).await {
+                let now = services.clock.now().millis();
+                match services.store.purge_expired_sessions(now).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "purged expired sessions"),
                     Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
                 }
+                if let Err(e) = services.store.purge_handshakes(now).await {
+                    tracing::warn!(error = %e, "could not purge old handshakes");
+                }
             }
         }
     }
+}
+
+/// Refreshes tokens that expire within the refresh window, ahead of time.
+async fn refresher(services: Services, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(services.settings.refresh_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {
+                refresh_round(&services, &stop).await;
+            }
+        }
+    }
+}
+
+/// Claims and refreshes due connections until none are left (or a bound is hit).
+pub async fn refresh_round(services: &Services, stop: &CancellationToken) -> usize {
+    let mut done = 0;
+    for _ in 0..1000 {
+        if stop.is_cancelled() {
+            break;
+        }
+        let now = services.clock.now();
+        let claimed = services
+            .store
+            .claim_due_refreshes(
+                &services.instance_id,
+                now.plus(services.settings.refresh_lease).millis(),
+                now.millis(),
+                now.plus(services.settings.refresh_window).millis(),
+                BATCH,
+            )
+            .await;
+        let claimed = match claimed {
+            Ok(c) if c.is_empty() => break,
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim due refreshes");
+                break;
+            }
+        };
+        done += claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(CONCURRENCY, |rec| async move {
+                let id = rec.id.clone();
+                if let Err(e) = services.refresh_leased(rec).await {
+                    tracing::info!(connection = %id, error = %e, "background refresh failed");
+                }
+            })
+            .await;
+    }
+    done
+}
+
+/// Re-reads each connection's account metadata every sync interval.
+async fn metadata_sync(services: Services, stop: CancellationToken) {
+    let every = services.settings.sync_interval.min(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => sync_round(&services).await,
+        }
+    }
+}
+
+async fn sync_round(services: &Services) {
+    let now = services.clock.now();
+    let lease = now.plus(services.settings.refresh_lease).millis();
+    let claimed = match services.store.claim_due_syncs(&services.instance_id, lease, now.millis(), 32).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not claim due metadata syncs");
+            return;
+        }
+    };
+    futures::stream::iter(claimed)
+        .for_each_concurrent(4, |rec| async move {
+            let now = services.clock.now();
+            let next = now.plus(services.settings.sync_interval).millis();
+            // A token about to be refreshed is left to the refresher; try again shortly.
+            let due_for_refresh = rec.auth_mode == "oauth2" && rec.expires_at.is_some_and(|e| e <= now.plus(services.settings.refresh_window).millis());
+            let (account, next) = if due_for_refresh || rec.status != "connected" {
+                (None, if due_for_refresh { now.plus(Duration::from_secs(300)).millis() } else { next })
+            } else {
+                match services.sync_metadata(&rec).await {
+                    Ok(a) => (a, next),
+                    Err(e) => {
+                        tracing::info!(connection = %rec.id, error = %e, "metadata sync failed; keeping the last metadata");
+                        (None, next)
+                    }
+                }
+            };
+            if let Err(e) = services.store.store_sync(&rec.id, &services.instance_id, account.as_ref(), next, now.millis()).await {
+                tracing::warn!(connection = %rec.id, error = %e, "could not record a metadata sync");
+            }
+        })
+        .await;
 }

@@ -22,10 +22,24 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefreshLabels {
+    pub provider: String,
+    /// `success`, `invalid_grant`, `invalid_client`, `rate_limited` or `transient`.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    pub provider: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
+    pub refreshes: Family<RefreshLabels, Counter>,
+    pub refresh_latency: Family<ProviderLabels, Histogram, fn() -> Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -56,7 +70,16 @@ impl Metrics {
             "HTTP request latency, by method, route and status",
             http_latency.clone(),
         );
-        Self { registry: Mutex::new(registry), http_requests, http_latency }
+        let refreshes = Family::<RefreshLabels, Counter>::default();
+        let refresh_latency =
+            Family::<ProviderLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("token_refreshes", "OAuth token refreshes, by provider and outcome", refreshes.clone());
+        registry.register(
+            "token_refresh_duration_seconds",
+            "Time to refresh an OAuth token at the provider",
+            refresh_latency.clone(),
+        );
+        Self { registry: Mutex::new(registry), http_requests, http_latency, refreshes, refresh_latency }
     }
 
     /// Lets later capabilities register their own families.
@@ -67,6 +90,13 @@ impl Metrics {
     pub fn observe_http(&self, labels: HttpLabels, seconds: f64) {
         self.http_requests.get_or_create(&labels).inc();
         self.http_latency.get_or_create(&labels).observe(seconds);
+    }
+
+    pub fn observe_refresh(&self, provider: &str, outcome: &str, seconds: f64) {
+        self.refreshes
+            .get_or_create(&RefreshLabels { provider: provider.to_owned(), outcome: outcome.to_owned() })
+            .inc();
+        self.refresh_latency.get_or_create(&ProviderLabels { provider: provider.to_owned() }).observe(seconds);
     }
 
     /// The Prometheus text exposition.

@@ -121,6 +121,29 @@ pub struct OAuth2 {
     pub exchange: Option<RequestSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthApply>,
+    /// The authorization server's issuer identifier, checked against `iss` on the callback (RFC 9207).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// A refresh endpoint other than `token_url` (Figma).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_url: Option<String>,
+    /// Extra secrets in the token answer to keep with the tokens, `name = path` (Slack's user token).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_extra: BTreeMap<String, String>,
+    /// Callback query parameters to record as metadata, `name = parameter` (QuickBooks' `realmId`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub callback_metadata: BTreeMap<String, String>,
+    /// A signature over the callback query to verify before anything else (Shopify).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_signature: Option<CallbackSignature>,
+}
+
+/// How a provider signs the callback query.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackSignature {
+    /// `hmac` = hex HMAC-SHA256, keyed with the client secret, over the other parameters sorted and joined as `k=v&…`.
+    ShopifyHmac,
 }
 
 fn form_body() -> BodyKind {

@@ -248,6 +248,7 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
     let mut metadata: BTreeSet<String> = BTreeSet::new();
     if let Some(o) = &p.oauth2 {
         metadata.extend(o.token_metadata.keys().map(|k| format!("metadata.{k}")));
+        metadata.extend(o.callback_metadata.keys().map(|k| format!("metadata.{k}")));
         if let Some(i) = &o.identity {
             metadata.extend(i.metadata.keys().map(|k| format!("metadata.{k}")));
         }
@@ -350,6 +351,15 @@ fn check_oauth2(
         if let Some(r) = req {
             c.request(&format!("oauth2.{name}"), r, &allowed, has_base);
         }
+    }
+    if let Some(i) = &o.issuer {
+        c.template("oauth2.issuer", i, placeholders, true, false);
+    }
+    if let Some(r) = &o.refresh_url {
+        c.template("oauth2.refresh_url", r, placeholders, true, false);
+    }
+    for (k, v) in &o.token_extra {
+        c.path(&format!("oauth2.token_extra.{k}"), v);
     }
     if let Some(auth) = &o.auth {
         let mut with_meta = allowed.clone();

@@ -38,6 +38,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::providers::router())
         .merge(routes::sessions::router())
         .merge(routes::integrations::router())
+        .merge(routes::oauth::router())
         .merge(routes::connections::router())
         .merge(routes::audit::router())
 }

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "providers", description = "The provider catalog"),
         (name = "sessions", description = "Session tokens for end users"),
         (name = "integrations", description = "The operator's OAuth apps"),
+        (name = "oauth", description = "The OAuth connect flow"),
         (name = "connections", description = "Connected accounts and their credentials"),
         (name = "audit", description = "Who did what, when"),
     )

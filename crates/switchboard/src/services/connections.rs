@@ -340,6 +340,10 @@ impl Services {
             last_sync_at: None,
             created_at: now.millis(),
             updated_at: now.millis(),
+            refresh_at: None,
+            lease_owner: None,
+            lease_until: None,
+            sync_at: Some(now.plus(self.settings.sync_interval).millis()),
         };
         self.store.insert_connection(&rec).await?;
         if let Some(m) = minted {
@@ -451,6 +455,18 @@ impl Services {
     pub async fn delete_connection(&self, actor: &Principal, id: &str) -> ServiceResult<()> {
         let rec = self.visible_connection(actor, id).await?;
         Self::require_owner_or_admin(actor, &rec, "disconnecting")?;
+        // Revoke at the provider first; a failed revocation is logged and the connection still goes.
+        let revoked = if rec.auth_mode == "oauth2" {
+            match self.revoke_at_provider(&rec).await {
+                Ok(done) => Some(done),
+                Err(e) => {
+                    tracing::warn!(connection = %rec.id, provider = %rec.provider, error = %e, "revoking the token at the provider failed; removing the connection anyway");
+                    Some(false)
+                }
+            }
+        } else {
+            None
+        };
         self.store.delete_connection(&rec.id).await.map_err(|e| match e {
             StoreError::NotFound => ServiceError::not_found(format!("connection {id:?} not found")),
             other => other.into(),
@@ -463,7 +479,7 @@ impl Services {
             &rec,
             "connection.delete",
             Outcome::Success,
-            serde_json::json!({ "provider": rec.provider }),
+            serde_json::json!({ "provider": rec.provider, "revoked_at_provider": revoked }),
         )
         .await
     }
@@ -476,29 +492,28 @@ impl Services {
         Ok(Fields::from_json(doc.get("fields").unwrap_or(&Value::Null)))
     }
 
+    /// The account as the mode's test request reports it (`None` for modes without one).
+    pub(crate) async fn account_from_test(&self, rec: &ConnectionRecord) -> ServiceResult<Option<Account>> {
+        let provider = self.provider(&rec.provider)?;
+        let Some(mode) = CredentialMode::parse(&rec.auth_mode) else { return Ok(None) };
+        let Some(spec) = provider.credentials.get(&mode) else { return Ok(None) };
+        if spec.test.is_none() {
+            return Ok(None);
+        }
+        let fields = self.open_fields(rec).await?;
+        let (account, minted) = self.run_test(&provider, mode, spec, &fields).await?;
+        if let Some(m) = minted {
+            self.cache_token(&rec.id, m);
+        }
+        Ok(Some(account))
+    }
+
     /// Tests stored credentials again and records the outcome.
     pub async fn retest_connection(&self, actor: &Principal, id: &str) -> ServiceResult<(TestOutcome, Connection)> {
         let rec = self.visible_connection(actor, id).await?;
-        let provider = self.provider(&rec.provider)?;
-        let mode = CredentialMode::parse(&rec.auth_mode).ok_or_else(|| {
-            ServiceError::invalid(
-                "connection",
-                format!(
-                    "{} connections made with {} are tested by refreshing: POST /v1/connections/{id}/refresh",
-                    provider.name, rec.auth_mode
-                ),
-            )
-        })?;
-        let spec = provider.credentials.get(&mode).ok_or_else(|| {
-            ServiceError::Internal(format!("{} no longer has the {} mode", provider.id, rec.auth_mode))
-        })?;
-        let fields = self.open_fields(&rec).await?;
         let now = self.clock.now().millis();
-        let outcome = match self.run_test(&provider, mode, spec, &fields).await {
-            Ok((account, minted)) => {
-                if let Some(m) = minted {
-                    self.cache_token(&rec.id, m);
-                }
+        let outcome = match self.test_account(&rec).await {
+            Ok(account) => {
                 let has_identity = account.id.is_some() || account.name.is_some();
                 let columns = AccountColumns {
                     id: account.id.clone(),
@@ -528,11 +543,49 @@ impl Services {
         Ok((outcome, Connection::try_from(&after)?))
     }
 
+    /// Checks stored credentials: the mode's test, or for OAuth the identity request with a fresh token.
+    async fn test_account(&self, rec: &ConnectionRecord) -> ServiceResult<Account> {
+        if rec.auth_mode == "oauth2" {
+            let (fresh, _) = self.oauth_credentials(rec.clone()).await?;
+            let columns = self.sync_metadata(&fresh).await?;
+            return Ok(columns
+                .map(|c| Account {
+                    id: c.id,
+                    name: c.name,
+                    email: c.email,
+                    metadata: serde_json::from_str(&c.metadata).unwrap_or_default(),
+                })
+                .unwrap_or_default());
+        }
+        Ok(self.account_from_test(rec).await?.unwrap_or_default())
+    }
+
     /// Fresh credentials for a workflow. Secret keys only; every read is audited.
     pub async fn connection_credentials(&self, actor: &Principal, id: &str) -> ServiceResult<CredentialsOut> {
         actor.require_secret_key("reading credentials").map_err(|e| access(e, "connection"))?;
         let rec = self.visible_connection(actor, id).await?;
         let provider = self.provider(&rec.provider)?;
+        if rec.auth_mode == "oauth2" {
+            let (fresh, tokens) = self.oauth_credentials(rec).await?;
+            let scopes: Vec<String> = serde_json::from_str(&fresh.scopes).unwrap_or_default();
+            let extra = tokens.extra.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            self.audit_connection(
+                actor,
+                &fresh,
+                "credentials.read",
+                Outcome::Success,
+                serde_json::json!({ "provider": fresh.provider }),
+            )
+            .await?;
+            return Ok(CredentialsOut::Token {
+                mode: "oauth2".into(),
+                access_token: SecretString::from(tokens.access_token.clone()),
+                token_type: tokens.token_type.clone(),
+                expires_at: fresh.expires_at.map(Timestamp::from_millis),
+                scopes,
+                fields: extra,
+            });
+        }
         let fields = self.open_fields(&rec).await?;
         let out = if rec.auth_mode == CredentialMode::ServiceAccount.as_str() {
             let (token, token_type, expires_at) = self.service_account_token(&provider, &rec, &fields).await?;

@@ -238,7 +238,7 @@ impl Services {
         for (key, value) in &settings {
             let field = key.as_str();
             match (custom, field) {
-                (true, "authorization_url" | "token_url" | "revocation_url" | "userinfo_url") => {
+                (true, "authorization_url" | "token_url" | "revocation_url" | "userinfo_url" | "issuer") => {
                     let s = value
                         .as_str()
                         .ok_or_else(|| ServiceError::invalid(field, format!("{field} must be a URL string")))?;

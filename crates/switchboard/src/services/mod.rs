@@ -5,10 +5,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod connect;
 pub mod connections;
 pub mod connector;
 pub mod integrations;
 pub mod keys;
+pub mod lifecycle;
+pub mod oauth;
 pub mod service_account;
 pub mod smtp;
 
@@ -37,6 +40,9 @@ pub struct Services {
     pub outbound: crate::outbound::Outbound,
     pub token_cache: Arc<connections::TokenCache>,
     pub audit_writer: audit::AuditWriter,
+    pub refresh_locks: Arc<lifecycle::RefreshLocks>,
+    /// Names this process in store leases.
+    pub instance_id: String,
 }
 
 impl Services {
@@ -59,6 +65,12 @@ impl Services {
             metrics: Arc::new(Metrics::new()),
             outbound,
             token_cache: Arc::new(connections::TokenCache::default()),
+            refresh_locks: Arc::new(lifecycle::RefreshLocks::default()),
+            instance_id: format!(
+                "{}-{}",
+                std::process::id(),
+                &switchboard_core::ids::time_ordered_suffix(switchboard_core::time::Timestamp::from_millis(0))[10..]
+            ),
         })
     }
 }

@@ -30,6 +30,10 @@ pub struct ConnectionRecord {
     pub last_sync_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub refresh_at: Option<i64>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub sync_at: Option<i64>,
 }
 
 /// Which connections to list. `org = None` is every org (secret keys only).
@@ -63,13 +67,13 @@ pub struct StatusCount {
 
 pub(super) const COLUMNS: &str = "id, org, owner, provider, integration, auth_mode, label, shared, status, credentials, params, \
      scopes, expires_at, account_id, account_name, account_email, metadata, last_error, failure_count, last_tested_at, \
-     last_refreshed_at, last_sync_at, created_at, updated_at";
+     last_refreshed_at, last_sync_at, created_at, updated_at, refresh_at, lease_owner, lease_until, sync_at";
 
 impl Store {
     pub async fn insert_connection(&self, c: &ConnectionRecord) -> StoreResult<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO connections ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         )))
         .bind(&c.id)
         .bind(&c.org)
@@ -95,6 +99,10 @@ impl Store {
         .bind(c.last_sync_at)
         .bind(c.created_at)
         .bind(c.updated_at)
+        .bind(c.refresh_at)
+        .bind(c.lease_owner.clone())
+        .bind(c.lease_until)
+        .bind(c.sync_at)
         .execute(&self.writer)
         .await?;
         Ok(())

@@ -11,7 +11,9 @@ mod api_keys;
 mod audit;
 mod connections;
 mod data_keys;
+mod handshakes;
 mod integrations;
+mod lifecycle;
 mod sessions;
 
 use std::time::Duration;
@@ -24,7 +26,9 @@ pub use api_keys::ApiKeyRecord;
 pub use audit::{AuditFilter, AuditRecord, NewAudit};
 pub use connections::{AccountColumns, ConnectionFilter, ConnectionRecord, StatusCount};
 pub use data_keys::DataKeyRecord;
+pub use handshakes::HandshakeRecord;
 pub use integrations::{IntegrationPatch, IntegrationRecord};
+pub use lifecycle::{RefreshFailure, RefreshedTokens};
 pub use sessions::SessionRecord;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -9,6 +9,7 @@ mod api;
 mod binary;
 mod connections;
 mod credentials;
+mod oidc;
 mod outbound;
 mod service_account;
 mod smtp;

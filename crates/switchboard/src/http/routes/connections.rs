@@ -25,6 +25,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_connection, update_connection, delete_connection))
         .routes(routes!(retest_connection))
         .routes(routes!(read_credentials))
+        .routes(routes!(refresh_connection))
         .routes(routes!(status))
 }
 
@@ -351,6 +352,43 @@ async fn read_credentials(
     let mut res = Json(dto).into_response();
     res.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    /// Refresh even when the token is not yet inside the refresh window.
+    #[serde(default)]
+    force: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RefreshResult {
+    /// Whether a refresh happened (here or by a concurrent caller).
+    refreshed: bool,
+    connection: ConnectionDto,
+}
+
+/// Refreshes an OAuth connection's token now, single-flight: concurrent callers wait for one refresh.
+/// Without `force` it refreshes only inside the refresh window or after expiry.
+#[utoipa::path(post, path = "/v1/connections/{id}/refresh", tag = "connections", params(("id" = String, Path)), request_body(content = Option<RefreshBody>),
+    security(("bearer" = [])), responses((status = 200, body = RefreshResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn refresh_connection(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<RefreshResult>> {
+    // The body is optional: none means "refresh if due".
+    let force = if body.iter().all(u8::is_ascii_whitespace) {
+        false
+    } else {
+        serde_json::from_slice::<RefreshBody>(&body)
+            .map_err(|e| ApiError::bad_request(format!("the JSON body does not fit this request: {e}")))?
+            .force
+    };
+    let (connection, refreshed) = state.services.refresh_connection(&actor, &id, force).await?;
+    Ok(Json(RefreshResult { refreshed, connection: connection.into() }))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -24,8 +24,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The custom-oauth2 fields that API.md puts at the top level; stored as settings.
-const CUSTOM_FIELDS: [&str; 6] =
-    ["authorization_url", "token_url", "revocation_url", "userinfo_url", "client_auth", "pkce"];
+const CUSTOM_FIELDS: [&str; 7] =
+    ["authorization_url", "token_url", "revocation_url", "userinfo_url", "client_auth", "pkce", "issuer"];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +58,8 @@ struct CreateIntegration {
     client_auth: Option<String>,
     /// custom-oauth2 only.
     pkce: Option<bool>,
+    /// custom-oauth2 only: the server's issuer identifier, checked against `iss` on the callback (RFC 9207).
+    issuer: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -138,6 +140,7 @@ async fn create_integration(
         body.userinfo_url.map(Value::String),
         body.client_auth.map(Value::String),
         body.pkce.map(Value::Bool),
+        body.issuer.map(Value::String),
     ];
     for (name, value) in CUSTOM_FIELDS.iter().zip(custom) {
         if let Some(v) = value {

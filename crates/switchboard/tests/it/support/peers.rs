@@ -30,26 +30,49 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Starts `program args…`, waiting (bounded) for it to print `ready`.
-fn start(program: PathBuf, args: &[String], port: u16, what: &str) -> Peer {
+/// Starts `program` with the arguments `args(port)` gives, waiting (bounded) for it
+/// to print `ready`. A port taken in the meantime by a parallel test is retried.
+fn start(program: PathBuf, args: impl Fn(u16) -> Vec<String>, what: &str) -> Peer {
     assert!(
-        program.exists(),
+        program.is_relative() || program.exists(),
         "{what} is not installed ({} is missing): run ./scripts/test.sh, which installs the test peers",
         program.display()
     );
-    let mut child =
-        Command::new(&program).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start peer");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.trim() == "ready" {
-                let _ = tx.send(());
+    let mut last_err = String::new();
+    for _attempt in 0..3 {
+        let port = free_port();
+        let mut child = Command::new(&program)
+            .args(args(port))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start peer");
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.trim() == "ready" {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(()) => {
+                // Keep draining stderr so the peer never blocks on a full pipe.
+                std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+                return Peer { child, port };
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+                last_err = text;
             }
         }
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap_or_else(|_| panic!("{what} did not start within 20 s"));
-    Peer { child, port }
+    }
+    panic!("{what} did not start: {last_err}");
 }
 
 /// Options for the aiosmtpd test server.
@@ -62,16 +85,39 @@ pub struct SmtpOptions {
 
 /// A real SMTP server (aiosmtpd) on 127.0.0.1.
 pub fn smtp_server(opts: SmtpOptions) -> Peer {
-    let port = free_port();
-    let mut args =
-        vec![repo_path("tests/peers/smtp_server.py").display().to_string(), "--port".into(), port.to_string()];
-    if let Some((u, p)) = opts.auth {
-        args.extend(["--auth".into(), format!("{u}:{p}")]);
-    }
-    for (on, flag) in [(opts.starttls, "--starttls"), (opts.implicit_tls, "--implicit-tls")] {
-        if on {
-            args.extend([flag.into(), fixture("localhost.pem"), fixture("localhost.key")]);
+    let args = |port: u16| {
+        let mut args =
+            vec![repo_path("tests/peers/smtp_server.py").display().to_string(), "--port".into(), port.to_string()];
+        if let Some((u, p)) = opts.auth {
+            args.extend(["--auth".into(), format!("{u}:{p}")]);
         }
-    }
-    start(repo_path("tests/peers/.venv/bin/python"), &args, port, "aiosmtpd (tests/peers/requirements.txt)")
+        for (on, flag) in [(opts.starttls, "--starttls"), (opts.implicit_tls, "--implicit-tls")] {
+            if on {
+                args.extend([flag.into(), fixture("localhost.pem"), fixture("localhost.key")]);
+            }
+        }
+        args
+    };
+    start(repo_path("tests/peers/.venv/bin/python"), args, "aiosmtpd (tests/peers/requirements.txt)")
+}
+
+/// A real OAuth 2.0 / OpenID Connect server (npm oidc-provider) on 127.0.0.1,
+/// with one confidential client redirecting to `redirect_uri`.
+pub fn oauth_server(redirect_uri: &str, access_ttl_s: u64) -> Peer {
+    assert!(
+        repo_path("tests/peers/node_modules/oidc-provider").exists(),
+        "oidc-provider is not installed (tests/peers/node_modules): run ./scripts/test.sh, which installs the test peers"
+    );
+    let args = |port: u16| {
+        vec![
+            repo_path("tests/peers/oauth_server.mjs").display().to_string(),
+            "--port".into(),
+            port.to_string(),
+            "--redirect-uri".into(),
+            redirect_uri.to_owned(),
+            "--access-ttl".into(),
+            access_ttl_s.to_string(),
+        ]
+    };
+    start(PathBuf::from("node"), args, "oidc-provider (tests/peers/package.json)")
 }
