@@ -74,15 +74,21 @@ pub struct Application {
 
 impl Application {
     /// Everything up to a bound listener: a wrong key or setting fails here, before any request.
-    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    pub async fn build(mut settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartError::Listen { addr: settings.listen, source })?;
+        // A public URL derived from `listen = …:0` names the port actually bound.
+        if settings.public_url.port() == Some(0)
+            && let Ok(addr) = listener.local_addr()
+        {
+            let _ = settings.public_url.set_port(Some(addr.port()));
+        }
         let settings = Arc::new(settings);
         let store = open_store(&settings).await?;
         let vault = open_vault(&settings, &store, clock.clone()).await?;
         let catalog = catalog::load(settings.providers_dir.as_deref())?;
         let services = Services::new(store, vault, catalog, clock, settings.clone()).map_err(StartError::Http)?;
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| StartError::Listen { addr: settings.listen, source })?;
         let router = http::router(services.clone());
         Ok(Self { listener, router, services, shutdown: CancellationToken::new() })
     }

@@ -233,6 +233,13 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
             c.report(&key, "placeholder names are snake_case");
         }
         c.non_empty(&format!("{key}.label"), &ph.label);
+        let integration_supplied = p.id == "custom-oauth2";
+        if ph.default.is_none() && ph.example.is_none() && !integration_supplied {
+            c.report(
+                &key,
+                "give a `default` or an `example` value (it documents the format and lets tests render the URLs)",
+            );
+        }
         if let Some(re) = c.regex(&format!("{key}.pattern"), &ph.pattern) {
             for (what, v) in [("default", &ph.default), ("example", &ph.example)] {
                 if let Some(v) = v

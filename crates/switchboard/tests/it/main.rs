@@ -9,6 +9,8 @@ mod api;
 mod binary;
 mod connections;
 mod credentials;
+mod oauth_catalog;
+mod oauth_providers;
 mod oidc;
 mod outbound;
 mod service_account;
