@@ -7,6 +7,7 @@ pub mod browser;
 pub mod db;
 pub mod fakes;
 pub mod peers;
+pub mod process;
 pub mod server;
 
 pub use db::TestDb;
