@@ -238,8 +238,8 @@ async fn an_instance_killed_mid_cycle_leaves_its_work_to_the_others() {
     drop(victim);
 
     wait_until_all_refreshed(&db, &state, Duration::from_secs(120)).await;
-    let st = state.lock().unwrap();
     let states = connection_states(&db).await;
+    let st = state.lock().unwrap();
     assert!(states.iter().all(|(s, _, f)| s == "connected" && *f == 0), "none lost, none failed");
     assert_eq!(st.refreshes, CONNECTIONS, "every connection was refreshed (its rotated token issued once)");
     assert_eq!(st.rejected_reuse, 0, "no invalid_grant");
