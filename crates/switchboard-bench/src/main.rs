@@ -5,7 +5,9 @@
 //! `/readyz` answering 200 and the server's resident memory idle and under load.
 //! `--url` and `--key` point it at a server that is already running instead.
 
+mod idp;
 mod load;
+mod refresher;
 mod scenarios;
 mod server;
 
@@ -16,7 +18,7 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "switchboard-bench", about = "Load scenarios against a Switchboard server (loopback only)")]
 struct Args {
-    /// Scenario: healthz, integration-read, credentials-read (see --help of each below).
+    /// Scenario: healthz, integration-read, credentials-read, refresher-due, refresher-idle.
     scenario: String,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 32)]
@@ -61,12 +63,15 @@ fn print_report(name: &str, concurrency: usize, r: &load::Report) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.scenario.starts_with("refresher") {
+        return refresher::run(&args.scenario, &args.database, args.rows, Duration::from_secs(args.seconds)).await;
+    }
     let mut started: Option<server::Spawned> = None;
     let (base, key) = match (&args.url, &args.key) {
         (Some(url), Some(key)) => (url.trim_end_matches('/').to_owned(), key.clone()),
         (Some(_), None) => anyhow::bail!("--url needs --key (or SWITCHBOARD_BENCH_KEY) with a secret API key"),
         _ => {
-            let s = server::Spawned::start(&args.database).await?;
+            let s = server::Spawned::start(&args.database, &[]).await?;
             println!(
                 "server: {} on {} — ready {:.0} ms after start, idle RSS {:.1} MiB",
                 s.binary,
@@ -85,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(s) = &mut started {
         println!("after setup ({} rows): RSS {:.1} MiB", args.rows, s.rss_mib());
         if args.restart {
-            s.restart().await?;
+            s.restart(&[]).await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
             println!("restarted on the same database: ready in {:.0} ms, idle RSS {:.1} MiB", s.ready_ms, s.rss_mib());
         }

@@ -30,7 +30,8 @@ fn server_binary() -> anyhow::Result<PathBuf> {
 }
 
 impl Spawned {
-    pub(crate) async fn start(database: &str) -> anyhow::Result<Self> {
+    /// The server on a fresh database, with `extra` environment variables.
+    pub(crate) async fn start(database: &str, extra: &[(&str, String)]) -> anyhow::Result<Self> {
         let bin = server_binary()?;
         let dir = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -55,6 +56,8 @@ impl Spawned {
             ("SWITCHBOARD_LISTEN".into(), format!("127.0.0.1:{port}")),
             ("SWITCHBOARD_LOG_LEVEL".into(), "warn".into()),
         ];
+        let mut vars = vars;
+        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let env = |c: &mut Command| {
             c.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).current_dir(dir.path());
         };
@@ -87,8 +90,12 @@ impl Spawned {
 
     /// Stops the server and starts it again on the same database: idle memory
     /// with the data in place, without whatever the setup left in memory.
-    pub(crate) async fn restart(&mut self) -> anyhow::Result<()> {
+    pub(crate) async fn restart(&mut self, changes: &[(&str, String)]) -> anyhow::Result<()> {
         self.terminate().await;
+        for (k, v) in changes {
+            self.env.retain(|(name, _)| name != k);
+            self.env.push(((*k).to_owned(), v.clone()));
+        }
         let (child, ready_ms) = serve(&self.bin, &self.env, self._dir.path(), &self.base).await?;
         self.child = child;
         self.ready_ms = ready_ms;
@@ -100,6 +107,18 @@ impl Spawned {
             let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+
+    /// CPU time (user + system) the server has used so far, from /proc.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        let Some(pid) = self.child.id() else { return 0.0 };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name: utime and stime are the 12th and 13th.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        ticks / 100.0
     }
 
     /// Resident set size from /proc, in MiB.

@@ -662,7 +662,7 @@ impl Services {
         Ok(id)
     }
 
-    pub(crate) async fn seal_tokens(&self, org: &str, id: &str, tokens: &OAuthTokens) -> ServiceResult<Vec<u8>> {
+    pub async fn seal_tokens(&self, org: &str, id: &str, tokens: &OAuthTokens) -> ServiceResult<Vec<u8>> {
         let json = serde_json::to_vec(tokens).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let sealed = self.vault.seal(&token_binding(org, id), &json).await?;
         let mut json = json;

@@ -9,6 +9,7 @@ mod api;
 mod binary;
 mod connections;
 mod credentials;
+mod lifecycle;
 mod multi_instance;
 mod oauth_catalog;
 mod oauth_providers;

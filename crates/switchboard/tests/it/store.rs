@@ -210,3 +210,24 @@ async fn reservations_case(db: TestDb) {
     assert_eq!(all.len(), 200, "every reservation saw a distinct running total");
     assert_eq!(*all.last().unwrap(), 600);
 }
+
+#[tokio::test]
+async fn the_refresher_finds_due_connections_through_its_partial_index() {
+    use sqlx::Connection as _;
+    let db = TestDb::sqlite().await;
+    open(&db).await;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT id FROM connections WHERE refresh_at IS NOT NULL AND refresh_at <= 5 \
+         AND (lease_until IS NULL OR lease_until < 5) ORDER BY refresh_at LIMIT 64",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let text: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        text.iter().any(|d| d.contains("USING INDEX connections_refresh_due")),
+        "the due query must use the partial index: {text:?}"
+    );
+}
