@@ -89,9 +89,50 @@ generated_id!(
 generated_id!(
     /// An OAuth handshake (connect session).
     HandshakeId, "hs");
-generated_id!(
-    /// An inbound webhook endpoint.
-    EndpointId, "whe");
+/// An inbound webhook endpoint. Its id is its public URL, so it carries 160
+/// random bits and no timestamp: unguessable, and saying nothing about when it was made.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct EndpointId(String);
+
+impl EndpointId {
+    pub const PREFIX: &'static str = "whe";
+
+    #[must_use]
+    pub fn generate() -> Self {
+        let bytes = random::bytes::<20>();
+        let mut out = String::with_capacity(36);
+        out.push_str("whe_");
+        // 160 bits in 32 base32 characters.
+        let mut acc: u64 = 0;
+        let mut bits = 0;
+        for b in bytes {
+            acc = (acc << 8) | u64::from(b);
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
+            }
+        }
+        Self(out)
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("whe_")?;
+        (rest.len() == 32 && rest.bytes().all(|b| ALPHABET.contains(&b))).then(|| Self(s.to_owned()))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EndpointId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 generated_id!(
     /// A received webhook event.
     EventId, "evt");
@@ -223,6 +264,15 @@ mod tests {
         let now = Timestamp::from_millis(5);
         let ids: std::collections::HashSet<_> = (0..1000).map(|_| EventId::generate(now)).collect();
         assert_eq!(ids.len(), 1000);
+    }
+
+    #[test]
+    fn endpoint_ids_are_long_random_and_parse() {
+        let a = EndpointId::generate();
+        assert_eq!(a.as_str().len(), 36);
+        assert_eq!(EndpointId::parse(a.as_str()), Some(a.clone()));
+        assert_ne!(a, EndpointId::generate());
+        assert!(EndpointId::parse("whe_short").is_none());
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod random;
 pub mod time;
 pub mod token;
 pub mod vault;
+pub mod webhook;

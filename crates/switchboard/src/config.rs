@@ -37,7 +37,11 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("refresh_max_failures", "consecutive transient refresh failures before a connection shows `error` (default 4)"),
     ("refresh_lease_s", "how long one instance may hold a connection while refreshing it (default 60)"),
     ("sync_interval_s", "how often each connection's account metadata is re-read (default 3600)"),
-    ("jobs", "true (default) runs the background refresher and metadata sync in this process"),
+    ("jobs", "true (default) runs the background refresher, metadata sync and webhook delivery in this process"),
+    (
+        "delivery_schedule_s",
+        "seconds before each delivery attempt, comma-separated (default 0,5,300,1800,7200,18000,36000,36000)",
+    ),
 ];
 
 /// A setting that is wrong, and why.
@@ -120,6 +124,8 @@ pub struct Settings {
     pub refresh_lease: Duration,
     pub sync_interval: Duration,
     pub jobs: bool,
+    /// Wait before each delivery attempt; after the last one a delivery is dead-lettered.
+    pub delivery_schedule: Vec<Duration>,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -232,6 +238,9 @@ impl Settings {
             refresh_lease: secs(get("refresh_lease_s"), "refresh_lease_s", 60, 2, 3600)?,
             sync_interval: secs(get("sync_interval_s"), "sync_interval_s", 3600, 10, 604_800)?,
             jobs: parse_bool(get("jobs"), "jobs", true)?,
+            delivery_schedule: parse_schedule(
+                get("delivery_schedule_s").unwrap_or("0,5,300,1800,7200,18000,36000,36000"),
+            )?,
         })
     }
 
@@ -366,6 +375,19 @@ fn parse_overrides(v: &str) -> Result<Vec<OriginOverride>, ConfigError> {
         });
     }
     Ok(out)
+}
+
+fn parse_schedule(v: &str) -> Result<Vec<Duration>, ConfigError> {
+    let steps: Result<Vec<u64>, _> = v.split(',').map(|s| s.trim().parse::<u64>()).collect();
+    match steps {
+        Ok(s) if !s.is_empty() && s.len() <= 50 && s.iter().all(|x| *x <= 7 * 86_400) => {
+            Ok(s.into_iter().map(Duration::from_secs).collect())
+        }
+        _ => Err(err(
+            "delivery_schedule_s",
+            format!("expected 1 to 50 comma-separated whole seconds of at most a week each, e.g. 0,5,300 (got {v:?})"),
+        )),
+    }
 }
 
 fn secs(v: Option<&str>, key: &str, default: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {

@@ -21,7 +21,8 @@ pub fn spawn_all(services: &Services, stop: CancellationToken) -> Vec<JoinHandle
     let mut jobs = vec![tokio::spawn(housekeeping(services.clone(), stop.clone()))];
     if services.settings.jobs {
         jobs.push(tokio::spawn(refresher(services.clone(), stop.clone())));
-        jobs.push(tokio::spawn(metadata_sync(services.clone(), stop)));
+        jobs.push(tokio::spawn(metadata_sync(services.clone(), stop.clone())));
+        jobs.push(tokio::spawn(deliverer(services.clone(), stop)));
     }
     jobs
 }
@@ -145,4 +146,54 @@ async fn sync_round(services: &Services) {
             }
         })
         .await;
+}
+
+/// Deliveries in flight at once in one instance.
+const DELIVERY_CONCURRENCY: usize = 16;
+
+/// Sends due deliveries: woken when new ones are stored, and every second for retries.
+async fn deliverer(services: Services, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let wakeup = services.delivery_wakeup.clone();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = wakeup.notified() => {}
+            _ = tick.tick() => {}
+        }
+        delivery_round(&services, &stop).await;
+    }
+}
+
+/// Claims and attempts due deliveries until none are left (or a bound is hit).
+pub async fn delivery_round(services: &Services, stop: &CancellationToken) -> usize {
+    let mut done = 0;
+    for _ in 0..1000 {
+        if stop.is_cancelled() {
+            break;
+        }
+        let now = services.clock.now();
+        // A delivery waits at most the outbound timeout (20 s); the lease outlives it.
+        let until = now.plus(Duration::from_secs(60)).millis();
+        let claimed = match services.store.claim_due_deliveries(&services.instance_id, until, now.millis(), BATCH).await
+        {
+            Ok(c) if c.is_empty() => break,
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim due deliveries");
+                break;
+            }
+        };
+        done += claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(DELIVERY_CONCURRENCY, |d| async move {
+                let id = d.id.clone();
+                if let Err(e) = services.attempt_delivery(d).await {
+                    tracing::warn!(delivery = %id, error = %e, "a delivery attempt could not be made");
+                }
+            })
+            .await;
+    }
+    done
 }

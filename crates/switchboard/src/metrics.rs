@@ -34,8 +34,24 @@ pub struct ProviderLabels {
     pub provider: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub provider: String,
+    /// `accepted`, `duplicate` or `refused`.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `succeeded`, `pending` (will retry), `dead` or `cancelled`.
+    pub outcome: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    pub webhooks: Family<WebhookLabels, Counter>,
+    pub deliveries: Family<OutcomeLabels, Counter>,
+    pub delivery_latency: Histogram,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
     pub refreshes: Family<RefreshLabels, Counter>,
@@ -79,7 +95,26 @@ impl Metrics {
             "Time to refresh an OAuth token at the provider",
             refresh_latency.clone(),
         );
-        Self { registry: Mutex::new(registry), http_requests, http_latency, refreshes, refresh_latency }
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        let deliveries = Family::<OutcomeLabels, Counter>::default();
+        let delivery_latency = latency_histogram();
+        registry.register("webhook_events", "Inbound webhook requests, by provider and outcome", webhooks.clone());
+        registry.register("deliveries", "Delivery attempts to subscribers, by outcome", deliveries.clone());
+        registry.register(
+            "delivery_duration_seconds",
+            "Time for a subscriber to answer a delivery",
+            delivery_latency.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            http_requests,
+            http_latency,
+            refreshes,
+            refresh_latency,
+            webhooks,
+            deliveries,
+            delivery_latency,
+        }
     }
 
     /// Lets later capabilities register their own families.
@@ -97,6 +132,17 @@ impl Metrics {
             .get_or_create(&RefreshLabels { provider: provider.to_owned(), outcome: outcome.to_owned() })
             .inc();
         self.refresh_latency.get_or_create(&ProviderLabels { provider: provider.to_owned() }).observe(seconds);
+    }
+
+    pub fn observe_webhook(&self, provider: &str, outcome: &str) {
+        self.webhooks
+            .get_or_create(&WebhookLabels { provider: provider.to_owned(), outcome: outcome.to_owned() })
+            .inc();
+    }
+
+    pub fn observe_delivery(&self, outcome: &str, latency_ms: i32) {
+        self.deliveries.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).inc();
+        self.delivery_latency.observe(f64::from(latency_ms) / 1000.0);
     }
 
     /// The Prometheus text exposition.

@@ -51,13 +51,15 @@ pub struct OutboundRequest {
     pub body: Option<Bytes>,
     /// Safe to send twice (GET-like). Only connection failures are retried otherwise.
     pub idempotent: bool,
+    /// `false`: exactly one attempt (the caller schedules and records its own retries).
+    pub retry: bool,
 }
 
 impl OutboundRequest {
     #[must_use]
     pub fn new(method: Method, url: Url) -> Self {
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE);
-        Self { method, url, headers: HeaderMap::new(), body: None, idempotent }
+        Self { method, url, headers: HeaderMap::new(), body: None, idempotent, retry: true }
     }
 }
 
@@ -217,7 +219,7 @@ impl Outbound {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let last = attempt >= self.max_attempts;
+            let last = attempt >= self.max_attempts || !req.retry;
             let result = self.once(client, &req, &url, &host).await;
             let wait = match &result {
                 Ok(res) if req.idempotent && !last && retryable_status(res.status) => {

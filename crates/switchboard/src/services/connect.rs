@@ -647,6 +647,9 @@ impl Services {
             self.store.insert_connection(&rec).await?;
             "connection.create"
         };
+        let lifecycle = if h.connection_id.is_some() { "connection.reauthorized" } else { "connection.created" };
+        self.emit_lifecycle(&rec.org, lifecycle, &rec.id, serde_json::json!({ "provider": rec.provider, "auth_mode": "oauth2", "account_id": rec.account_id, "account_name": rec.account_name }))
+            .await;
         self.audit(
             &Principal::System,
             AuditEvent {

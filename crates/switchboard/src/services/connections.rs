@@ -349,6 +349,7 @@ impl Services {
         if let Some(m) = minted {
             self.cache_token(&id, m);
         }
+        self.emit_lifecycle(&rec.org, "connection.created", &rec.id, serde_json::json!({ "provider": rec.provider, "auth_mode": rec.auth_mode, "account_id": rec.account_id, "account_name": rec.account_name })).await;
         self.audit_connection(
             actor,
             &rec,
@@ -481,7 +482,15 @@ impl Services {
             Outcome::Success,
             serde_json::json!({ "provider": rec.provider, "revoked_at_provider": revoked }),
         )
-        .await
+        .await?;
+        self.emit_lifecycle(
+            &rec.org,
+            "connection.deleted",
+            &rec.id,
+            serde_json::json!({ "provider": rec.provider, "revoked_at_provider": revoked }),
+        )
+        .await;
+        Ok(())
     }
 
     /// The stored credential fields, opened.

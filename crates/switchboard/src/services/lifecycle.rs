@@ -255,6 +255,15 @@ impl Services {
                 },
             )
             .await?;
+        let announce = match new_status {
+            status::NEEDS_REAUTH => Some("connection.needs_reauth"),
+            status::ERROR if rec.status != status::ERROR => Some("connection.error"),
+            _ => None,
+        };
+        if let Some(event_type) = announce {
+            self.emit_lifecycle(&rec.org, event_type, &rec.id, serde_json::json!({ "provider": rec.provider, "reason": e.reason(), "message": message, "failures": failures }))
+                .await;
+        }
         if new_status != rec.status || new_status == status::NEEDS_REAUTH {
             self.audit(
                 &Principal::System,

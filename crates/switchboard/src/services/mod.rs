@@ -8,12 +8,15 @@ pub mod auth;
 pub mod connect;
 pub mod connections;
 pub mod connector;
+pub mod events;
 pub mod integrations;
 pub mod keys;
 pub mod lifecycle;
 pub mod oauth;
 pub mod service_account;
 pub mod smtp;
+pub mod subscriptions;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -43,6 +46,11 @@ pub struct Services {
     pub refresh_locks: Arc<lifecycle::RefreshLocks>,
     /// Names this process in store leases.
     pub instance_id: String,
+    pub event_writer: events::EventWriter,
+    /// Wakes the delivery worker when new deliveries are stored.
+    pub delivery_wakeup: Arc<tokio::sync::Notify>,
+    pub endpoint_cache: Arc<webhooks::EndpointCache>,
+    pub secret_cache: Arc<subscriptions::SecretCache>,
 }
 
 impl Services {
@@ -55,7 +63,12 @@ impl Services {
         settings: Arc<Settings>,
     ) -> Result<Self, reqwest::Error> {
         let outbound = crate::outbound::Outbound::new(&settings)?;
+        let delivery_wakeup = Arc::new(tokio::sync::Notify::new());
         Ok(Self {
+            event_writer: events::EventWriter::spawn(store.clone(), delivery_wakeup.clone()),
+            delivery_wakeup,
+            endpoint_cache: Arc::new(webhooks::EndpointCache::default()),
+            secret_cache: Arc::new(subscriptions::SecretCache::default()),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
             store,
             vault: Arc::new(vault),

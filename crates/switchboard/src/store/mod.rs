@@ -15,6 +15,7 @@ mod handshakes;
 mod integrations;
 mod lifecycle;
 mod sessions;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -30,6 +31,10 @@ pub use handshakes::HandshakeRecord;
 pub use integrations::{IntegrationPatch, IntegrationRecord};
 pub use lifecycle::{RefreshFailure, RefreshedTokens};
 pub use sessions::SessionRecord;
+pub use webhooks::{
+    AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointRecord, EventFilter, EventRecord, NewEvent,
+    SubscriptionRecord,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");

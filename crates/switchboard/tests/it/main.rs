@@ -20,3 +20,4 @@ mod smtp;
 mod store;
 mod tenancy;
 mod vault;
+mod webhooks;

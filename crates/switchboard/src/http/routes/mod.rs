@@ -5,3 +5,4 @@ pub(super) mod integrations;
 pub(super) mod oauth;
 pub(super) mod providers;
 pub(super) mod sessions;
+pub(super) mod webhooks;

@@ -8,6 +8,7 @@ pub mod db;
 pub mod fakes;
 pub mod peers;
 pub mod process;
+pub mod receiver;
 pub mod server;
 
 pub use db::TestDb;

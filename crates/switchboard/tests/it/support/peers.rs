@@ -121,3 +121,69 @@ pub fn oauth_server(redirect_uri: &str, access_ttl_s: u64) -> Peer {
     };
     start(PathBuf::from("node"), args, "oidc-provider (tests/peers/package.json)")
 }
+
+/// The providers' own webhook-signing libraries (stripe, @octokit/webhooks-methods,
+/// standardwebhooks, tweetnacl, twilio) behind a small HTTP server.
+pub fn signer() -> Signer {
+    assert!(
+        repo_path("tests/peers/node_modules/standardwebhooks").exists(),
+        "the signing libraries are not installed (tests/peers/node_modules): run ./scripts/test.sh, which installs the test peers"
+    );
+    let peer = start(
+        PathBuf::from("node"),
+        |port| vec![repo_path("tests/peers/signer.mjs").display().to_string(), "--port".into(), port.to_string()],
+        "signer.mjs (tests/peers/package.json)",
+    );
+    Signer { base: format!("http://127.0.0.1:{}", peer.port), client: reqwest::Client::new(), _peer: peer }
+}
+
+pub struct Signer {
+    base: String,
+    client: reqwest::Client,
+    _peer: Peer,
+}
+
+/// What to sign.
+#[derive(Default, serde::Serialize)]
+pub struct SignRequest<'a> {
+    pub scheme: &'a str,
+    pub secret: &'a str,
+    pub body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg_id: Option<&'a str>,
+}
+
+impl Signer {
+    async fn call(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let res = self.client.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        let status = res.status();
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert!(status.is_success(), "signer {path}: {v}");
+        v
+    }
+
+    /// The headers the provider's library produces for this request.
+    pub async fn sign(&self, r: &SignRequest<'_>) -> Vec<(String, String)> {
+        let v = self.call("/sign", serde_json::to_value(r).unwrap()).await;
+        v["headers"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect()
+    }
+
+    /// Discord: the public key (hex) of the Ed25519 key pair from `seed_hex`.
+    pub async fn public_key(&self, seed_hex: &str) -> String {
+        self.call("/keys", serde_json::json!({"seed_hex": seed_hex})).await["public_key"].as_str().unwrap().to_owned()
+    }
+
+    /// Verifies a delivery with the standardwebhooks library: Ok or its error.
+    pub async fn verify_delivery(&self, secret: &str, headers: &[(String, String)], body: &str) -> Result<(), String> {
+        let headers: serde_json::Map<String, serde_json::Value> =
+            headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        let v = self.call("/verify", serde_json::json!({"secret": secret, "headers": headers, "body": body})).await;
+        if v["ok"] == true { Ok(()) } else { Err(v["error"].as_str().unwrap_or_default().to_owned()) }
+    }
+}

@@ -1,0 +1,444 @@
+//! Webhook endpoints, received events, subscriptions and deliveries.
+
+use sqlx::FromRow;
+
+use super::{Backend, Page, Store, StoreError, StoreResult};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EndpointRecord {
+    pub id: String,
+    pub org: String,
+    pub provider: String,
+    pub scheme: String,
+    pub connection_id: Option<String>,
+    pub secrets: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRecord {
+    pub id: String,
+    pub org: Option<String>,
+    pub source: String,
+    pub endpoint_id: Option<String>,
+    pub provider: String,
+    pub event_type: String,
+    pub provider_event_id: Option<String>,
+    pub dedupe_scope: String,
+    pub dedupe_key: String,
+    pub connection_id: Option<String>,
+    /// JSON object of the headers kept.
+    pub headers: String,
+    pub body: Vec<u8>,
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    pub url: String,
+    pub org: Option<String>,
+    pub endpoint_id: Option<String>,
+    /// JSON array; empty means every type.
+    pub event_types: String,
+    pub secret: Vec<u8>,
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub org: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<i64>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<i32>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub attempt: i32,
+    pub at: i64,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub error: Option<String>,
+}
+
+/// An event to store, with the deliveries it starts.
+#[derive(Debug)]
+pub struct NewEvent {
+    pub event: EventRecord,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug)]
+pub struct AttemptOutcome<'a> {
+    pub status: &'a str,
+    pub next_attempt_at: Option<i64>,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub error: Option<&'a str>,
+    pub now: i64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct EventFilter {
+    pub org: Option<String>,
+    pub endpoint: Option<String>,
+    pub provider: Option<String>,
+    pub event_type: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct DeliveryFilter {
+    pub subscription: Option<String>,
+    pub status: Option<String>,
+    pub event: Option<String>,
+}
+
+const ENDPOINT: &str = "id, org, provider, scheme, connection_id, secrets, created_at, updated_at";
+const EVENT: &str = "id, org, source, endpoint_id, provider, event_type, provider_event_id, dedupe_scope, dedupe_key, connection_id, headers, body, received_at";
+const SUBSCRIPTION: &str =
+    "id, url, org, endpoint_id, event_types, secret, status, disabled_reason, created_at, updated_at";
+const DELIVERY: &str = "id, event_id, subscription_id, org, status, attempts, next_attempt_at, lease_owner, lease_until, last_status, last_error, last_latency_ms, created_at, updated_at";
+
+impl Store {
+    pub async fn insert_endpoint(&self, e: &EndpointRecord) -> StoreResult<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO webhook_endpoints ({ENDPOINT}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        )))
+        .bind(&e.id)
+        .bind(&e.org)
+        .bind(&e.provider)
+        .bind(&e.scheme)
+        .bind(e.connection_id.clone())
+        .bind(&e.secrets)
+        .bind(e.created_at)
+        .bind(e.updated_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn endpoint(&self, id: &str, org: Option<&str>) -> StoreResult<Option<EndpointRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENDPOINT} FROM webhook_endpoints WHERE id = $1 AND ($2 IS NULL OR org = $2)"
+        )))
+        .bind(id)
+        .bind(org)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn endpoints(&self, org: Option<&str>, page: &Page) -> StoreResult<Vec<EndpointRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENDPOINT} FROM webhook_endpoints WHERE ($1 IS NULL OR org = $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        )))
+        .bind(org)
+        .bind(page.after.clone())
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn update_endpoint_secrets(&self, id: &str, secrets: &[u8], now: i64) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE webhook_endpoints SET secrets = $1, updated_at = $2 WHERE id = $3")
+            .bind(secrets)
+            .bind(now)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    pub async fn delete_endpoint(&self, id: &str) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id).execute(&self.writer).await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Stores events and their deliveries in one transaction (one commit for
+    /// the whole batch); per event, whether it was new (`false`: a repeat).
+    pub async fn insert_events(&self, batch: &[&NewEvent]) -> StoreResult<Vec<bool>> {
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::with_capacity(batch.len());
+        for item in batch {
+            let e = &item.event;
+            let inserted: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO events ({EVENT}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (dedupe_scope, dedupe_key) DO NOTHING RETURNING id"
+            )))
+            .bind(&e.id)
+            .bind(e.org.clone())
+            .bind(&e.source)
+            .bind(e.endpoint_id.clone())
+            .bind(&e.provider)
+            .bind(&e.event_type)
+            .bind(e.provider_event_id.clone())
+            .bind(&e.dedupe_scope)
+            .bind(&e.dedupe_key)
+            .bind(e.connection_id.clone())
+            .bind(&e.headers)
+            .bind(&e.body)
+            .bind(e.received_at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if inserted.is_some() {
+                for d in &item.deliveries {
+                    insert_delivery(&mut tx, d).await?;
+                }
+            }
+            out.push(inserted.is_some());
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn event(&self, id: &str, org: Option<&str>) -> StoreResult<Option<EventRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT} FROM events WHERE id = $1 AND ($2 IS NULL OR org = $2)"
+        )))
+        .bind(id)
+        .bind(org)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Newest first.
+    pub async fn events(&self, f: &EventFilter, page: &Page) -> StoreResult<Vec<EventRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT} FROM events WHERE ($1 IS NULL OR org = $1) AND ($2 IS NULL OR endpoint_id = $2) \
+               AND ($3 IS NULL OR provider = $3) AND ($4 IS NULL OR event_type = $4) AND ($5 IS NULL OR id < $5) \
+             ORDER BY id DESC LIMIT $6"
+        )))
+        .bind(f.org.clone())
+        .bind(f.endpoint.clone())
+        .bind(f.provider.clone())
+        .bind(f.event_type.clone())
+        .bind(page.after.clone())
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_subscription(&self, s: &SubscriptionRecord) -> StoreResult<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO subscriptions ({SUBSCRIPTION}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        )))
+        .bind(&s.id)
+        .bind(&s.url)
+        .bind(s.org.clone())
+        .bind(s.endpoint_id.clone())
+        .bind(&s.event_types)
+        .bind(&s.secret)
+        .bind(&s.status)
+        .bind(s.disabled_reason.clone())
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn subscription(&self, id: &str) -> StoreResult<Option<SubscriptionRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {SUBSCRIPTION} FROM subscriptions WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn subscriptions(&self, page: &Page) -> StoreResult<Vec<SubscriptionRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIPTION} FROM subscriptions WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        )))
+        .bind(page.after.clone())
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Active subscriptions that may receive events of this org and endpoint.
+    pub async fn subscriptions_for(
+        &self,
+        org: Option<&str>,
+        endpoint: Option<&str>,
+    ) -> StoreResult<Vec<SubscriptionRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIPTION} FROM subscriptions WHERE status = 'active' \
+               AND (org IS NULL OR org = $1) AND (endpoint_id IS NULL OR endpoint_id = $2)"
+        )))
+        .bind(org)
+        .bind(endpoint)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Removes a subscription and gives up its pending deliveries.
+    pub async fn delete_subscription(&self, id: &str, now: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = $1 WHERE subscription_id = $2 AND next_attempt_at IS NOT NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Disables a subscription (its receiver answered 410) and gives up its pending deliveries.
+    pub async fn disable_subscription(&self, id: &str, reason: &str, now: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE subscriptions SET status = 'disabled', disabled_reason = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = $1 WHERE subscription_id = $2 AND next_attempt_at IS NOT NULL AND lease_owner IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn insert_deliveries(&self, deliveries: &[DeliveryRecord]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for d in deliveries {
+            insert_delivery(&mut tx, d).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due deliveries (SKIP LOCKED on PostgreSQL).
+    pub async fn claim_due_deliveries(
+        &self,
+        owner: &str,
+        until: i64,
+        now: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let skip_locked = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE deliveries SET lease_owner = $1, lease_until = $2 \
+             WHERE id IN (SELECT id FROM deliveries \
+                          WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+                          ORDER BY next_attempt_at LIMIT $4 {skip_locked}) \
+               AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING {DELIVERY}"
+        )))
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.writer)
+        .await?)
+    }
+
+    /// Records an attempt and its outcome, releasing the lease — only while `owner` holds it.
+    pub async fn record_attempt(&self, d: &DeliveryRecord, owner: &str, o: &AttemptOutcome<'_>) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let attempt = d.attempts + 1;
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_status = $4, last_error = $5, \
+               last_latency_ms = $6, updated_at = $7, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $8 AND lease_owner = $9",
+        )
+        .bind(o.status)
+        .bind(attempt)
+        .bind(o.next_attempt_at)
+        .bind(o.status_code)
+        .bind(o.error)
+        .bind(o.latency_ms)
+        .bind(o.now)
+        .bind(&d.id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO delivery_attempts (delivery_id, attempt, at, status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&d.id)
+            .bind(attempt)
+            .bind(o.now)
+            .bind(o.status_code)
+            .bind(o.latency_ms)
+            .bind(o.error)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn deliveries(&self, f: &DeliveryFilter, page: &Page) -> StoreResult<Vec<DeliveryRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY} FROM deliveries WHERE ($1 IS NULL OR subscription_id = $1) AND ($2 IS NULL OR status = $2) \
+               AND ($3 IS NULL OR event_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+        )))
+        .bind(f.subscription.clone())
+        .bind(f.status.clone())
+        .bind(f.event.clone())
+        .bind(page.after.clone())
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
+        if delivery_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Few ids per page: one query with a bound list is portable as (id = $1 OR id = $2 …).
+        let clause = (1..=delivery_ids.len()).map(|i| format!("delivery_id = ${i}")).collect::<Vec<_>>().join(" OR ");
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT delivery_id, attempt, at, status_code, latency_ms, error FROM delivery_attempts WHERE {clause} ORDER BY delivery_id, attempt"
+        )));
+        for id in delivery_ids {
+            q = q.bind(id);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+}
+
+async fn insert_delivery(tx: &mut sqlx::Transaction<'static, sqlx::Any>, d: &DeliveryRecord) -> StoreResult<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO deliveries ({DELIVERY}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL, NULL, NULL, $8, $9)"
+    )))
+    .bind(&d.id)
+    .bind(&d.event_id)
+    .bind(&d.subscription_id)
+    .bind(d.org.clone())
+    .bind(&d.status)
+    .bind(d.attempts)
+    .bind(d.next_attempt_at)
+    .bind(d.created_at)
+    .bind(d.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
