@@ -42,6 +42,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "delivery_schedule_s",
         "seconds before each delivery attempt, comma-separated (default 0,5,300,1800,7200,18000,36000,36000)",
     ),
+    ("delivery_timeout_s", "seconds a subscriber has to answer one delivery, 1 to 30 (default 20)"),
 ];
 
 /// A setting that is wrong, and why.
@@ -126,6 +127,7 @@ pub struct Settings {
     pub jobs: bool,
     /// Wait before each delivery attempt; after the last one a delivery is dead-lettered.
     pub delivery_schedule: Vec<Duration>,
+    pub delivery_timeout: Duration,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -241,6 +243,7 @@ impl Settings {
             delivery_schedule: parse_schedule(
                 get("delivery_schedule_s").unwrap_or("0,5,300,1800,7200,18000,36000,36000"),
             )?,
+            delivery_timeout: secs(get("delivery_timeout_s"), "delivery_timeout_s", 20, 1, 30)?,
         })
     }
 

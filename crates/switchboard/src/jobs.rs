@@ -3,10 +3,12 @@
 //! number of instances can run them at once and a crashed instance's claims
 //! lapse on their own.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use tokio::task::JoinHandle;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::services::Services;
@@ -151,49 +153,66 @@ async fn sync_round(services: &Services) {
 /// Deliveries in flight at once in one instance.
 const DELIVERY_CONCURRENCY: usize = 16;
 
-/// Sends due deliveries: woken when new ones are stored, and every second for retries.
+/// Sends due deliveries as a pipeline: whenever a slot is free (an attempt ended, new
+/// deliveries were stored, or the one-second tick for retries) it claims as many as
+/// there are free slots, so one slow subscriber never holds up the rest.
 async fn deliverer(services: Services, stop: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(DELIVERY_CONCURRENCY));
+    let mut running = JoinSet::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let wakeup = services.delivery_wakeup.clone();
     loop {
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => break,
             () = wakeup.notified() => {}
             _ = tick.tick() => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
         }
-        delivery_round(&services, &stop).await;
+        while running.try_join_next().is_some() {}
+        start_due_deliveries(&services, &slots, &mut running).await;
     }
+    // Attempts under way finish and are recorded (each is bounded by the delivery timeout).
+    while running.join_next().await.is_some() {}
 }
 
-/// Claims and attempts due deliveries until none are left (or a bound is hit).
-pub async fn delivery_round(services: &Services, stop: &CancellationToken) -> usize {
-    let mut done = 0;
-    for _ in 0..1000 {
-        if stop.is_cancelled() {
+/// Claims due deliveries for the free slots and starts them; how many were started.
+pub async fn start_due_deliveries(services: &Services, slots: &Arc<Semaphore>, running: &mut JoinSet<()>) -> usize {
+    let mut started = 0;
+    loop {
+        let free = slots.available_permits();
+        if free == 0 {
             break;
         }
         let now = services.clock.now();
-        // A delivery waits at most the outbound timeout (20 s); the lease outlives it.
-        let until = now.plus(Duration::from_secs(60)).millis();
-        let claimed = match services.store.claim_due_deliveries(&services.instance_id, until, now.millis(), BATCH).await
+        // The lease outlives the attempt, which starts at once, so no delivery is sent twice
+        // at once; a crashed instance's claims lapse soon after.
+        let until = now.plus(services.settings.delivery_timeout + Duration::from_secs(15)).millis();
+        let limit = i64::try_from(free).unwrap_or(1);
+        let claimed = match services.store.claim_due_deliveries(&services.instance_id, until, now.millis(), limit).await
         {
-            Ok(c) if c.is_empty() => break,
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim due deliveries");
                 break;
             }
         };
-        done += claimed.len();
-        futures::stream::iter(claimed)
-            .for_each_concurrent(DELIVERY_CONCURRENCY, |d| async move {
+        let n = claimed.len();
+        for d in claimed {
+            let Ok(permit) = slots.clone().try_acquire_owned() else { break };
+            let services = services.clone();
+            running.spawn(async move {
                 let id = d.id.clone();
                 if let Err(e) = services.attempt_delivery(d).await {
                     tracing::warn!(delivery = %id, error = %e, "a delivery attempt could not be made");
                 }
-            })
-            .await;
+                drop(permit);
+            });
+        }
+        started += n;
+        if n < free {
+            break;
+        }
     }
-    done
+    started
 }

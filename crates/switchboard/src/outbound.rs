@@ -53,13 +53,15 @@ pub struct OutboundRequest {
     pub idempotent: bool,
     /// `false`: exactly one attempt (the caller schedules and records its own retries).
     pub retry: bool,
+    /// Overrides the client's timeout for this request.
+    pub timeout: Option<Duration>,
 }
 
 impl OutboundRequest {
     #[must_use]
     pub fn new(method: Method, url: Url) -> Self {
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE);
-        Self { method, url, headers: HeaderMap::new(), body: None, idempotent, retry: true }
+        Self { method, url, headers: HeaderMap::new(), body: None, idempotent, retry: true, timeout: None }
     }
 }
 
@@ -244,18 +246,18 @@ impl Outbound {
         url: &Url,
         host: &str,
     ) -> Result<OutboundResponse, OutboundError> {
-        let mut builder =
-            client.request(req.method.clone(), url.clone()).headers(req.headers.clone()).timeout(self.timeout);
+        let timeout = req.timeout.unwrap_or(self.timeout);
+        let mut builder = client.request(req.method.clone(), url.clone()).headers(req.headers.clone()).timeout(timeout);
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        let res = builder.send().await.map_err(|e| classify(e, host, self.timeout))?;
+        let res = builder.send().await.map_err(|e| classify(e, host, timeout))?;
         let status = res.status();
         let headers = res.headers().clone();
         let mut body = Vec::new();
         let mut stream = res.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| classify(e, host, self.timeout))?;
+            let chunk = chunk.map_err(|e| classify(e, host, timeout))?;
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(OutboundError::TooLarge { host: host.to_owned(), limit: MAX_BODY });
             }

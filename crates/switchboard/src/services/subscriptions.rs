@@ -281,6 +281,7 @@ impl Services {
             url::Url::parse(&sub.url).map_err(|e| ServiceError::Internal(format!("stored subscriber URL: {e}")))?;
         let mut req = OutboundRequest::new(Method::POST, url);
         req.retry = false;
+        req.timeout = Some(self.settings.delivery_timeout);
         req.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (name, value) in [
             ("webhook-id", event.id.as_str()),

@@ -99,3 +99,57 @@ async fn secret_keys_see_every_org_or_filter_to_one() {
     assert!(one.body["items"].as_array().unwrap().iter().all(|i| i["org"] == "globex"));
     let _ = json!({});
 }
+
+#[tokio::test]
+async fn webhook_endpoints_and_events_of_another_org_are_404() {
+    let app = spawn_app(TestDb::sqlite().await).await;
+    let globex = app.session("globex", "g1", "admin").await;
+    let theirs = app.call(Method::POST, "/v1/webhook-endpoints", &globex, Some(json!({"provider": "github"}))).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+    let (id, url, secret) = (
+        theirs.body["id"].as_str().unwrap().to_owned(),
+        theirs.body["url"].as_str().unwrap().to_owned(),
+        theirs.body["secret"].as_str().unwrap().to_owned(),
+    );
+    let body = r#"{"zen":"globex-private"}"#;
+    let signature = {
+        use hmac::{KeyInit as _, Mac as _};
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        m.update(body.as_bytes());
+        format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+    };
+    let req =
+        app.client.post(&url).header("X-Hub-Signature-256", signature).header("X-GitHub-Event", "ping").body(body);
+    assert_eq!(app.send(req).await.status, 200);
+    let acme = app.session("acme", "a1", "admin").await;
+
+    for (method, path, body) in [
+        (Method::DELETE, format!("/v1/webhook-endpoints/{id}"), None),
+        (Method::PATCH, format!("/v1/webhook-endpoints/{id}"), Some(json!({}))),
+        (Method::GET, "/v1/webhook-endpoints?org=globex".to_owned(), None),
+        (Method::GET, "/v1/events?org=globex".to_owned(), None),
+        (Method::POST, "/v1/webhook-endpoints".to_owned(), Some(json!({"provider": "github", "org": "globex"}))),
+    ] {
+        let a = app.call(method.clone(), &path, &acme, body).await;
+        assert_eq!((a.status, a.code()), (404, "not_found"), "{method} {path}: {}", a.body);
+        assert!(!a.body.to_string().contains("globex-private"), "{method} {path} leaked: {}", a.body);
+    }
+    for path in ["/v1/webhook-endpoints", "/v1/events"] {
+        let a = app.call(Method::GET, path, &acme, None).await;
+        assert_eq!((a.status, a.body["items"].as_array().map(Vec::len)), (200, Some(0)), "{path}: {}", a.body);
+    }
+    // Subscriptions and deliveries span orgs: secret keys only.
+    for (method, path) in
+        [(Method::GET, "/v1/subscriptions"), (Method::GET, "/v1/deliveries"), (Method::POST, "/v1/subscriptions")]
+    {
+        let a = app.call(method.clone(), path, &acme, Some(json!({"url": "https://example.com/x"}))).await;
+        assert_eq!(a.status, 403, "{method} {path}: {}", a.body);
+    }
+    // The endpoint still works for its own org.
+    let a = app.call(Method::GET, "/v1/events", &globex, None).await;
+    assert_eq!(a.body["items"].as_array().map(Vec::len), Some(1), "{}", a.body);
+    assert_eq!(
+        app.call(Method::GET, "/v1/webhook-endpoints", &globex, None).await.body["items"].as_array().map(Vec::len),
+        Some(1)
+    );
+}

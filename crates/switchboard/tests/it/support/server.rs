@@ -125,6 +125,22 @@ impl TestApp {
         self.call(reqwest::Method::DELETE, path, &self.key, None).await
     }
 
+    /// A second server on the same database and master key (its own settings on top), as
+    /// another instance of a deployment, or this one restarted with other settings.
+    pub async fn another_instance(&self, extra: &[(&str, &str)]) -> TestApp {
+        let db = TestDb {
+            backend: self.db.backend,
+            url: self.db.url.clone(),
+            sqlite_path: self.db.sqlite_path.clone(),
+            schema: self.db.schema.clone(),
+            admin_url: self.db.admin_url.clone(),
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        let mut pairs = vec![("master_key", self.master_key.as_str())];
+        pairs.extend_from_slice(extra);
+        spawn_app_with(db, &pairs).await
+    }
+
     /// A session token for one user of one org.
     pub async fn session(&self, org: &str, user: &str, role: &str) -> String {
         let a = self.post("/v1/sessions", serde_json::json!({"org": org, "user": user, "role": role})).await;
