@@ -131,6 +131,13 @@ async fn transient_failures_back_off_then_show_error_and_success_resets() {
         waits.push((next_try_in(&app, &id).await.as_secs() + 30) / 60);
     }
     assert_eq!(waits, [1, 2, 4, 8, 8], "minutes until the next automatic try");
+    // Subscribers hear of it once, when the connection turned to `error`.
+    let events = app.get("/v1/events?type=connection.error").await.body["items"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0]["connection_id"].as_str(), events[0]["data"]["data"]["failures"].as_i64()),
+        (Some(id.as_str()), Some(4))
+    );
 
     state.lock().unwrap().mode = Mode::Ok;
     let a = app.post(&format!("/v1/connections/{id}/refresh"), json!({"force": true})).await;

@@ -294,6 +294,9 @@ async fn a_reused_old_refresh_token_puts_the_connection_in_needs_reauth() {
     let c = idp.app.get(&format!("/v1/connections/{id}")).await;
     assert_eq!(c.body["status"], "needs_reauth");
     assert!(c.body["last_error"].as_str().unwrap().contains("invalid_grant"));
+    let events = idp.app.get("/v1/events?type=connection.needs_reauth").await.body["items"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 1, "subscribers hear of it: {events:?}");
+    assert_eq!(events[0]["connection_id"].as_str(), Some(id.as_str()));
     // No more attempts: the credentials endpoint answers at once, without calling the provider.
     let before = idp.stats().await["errors"].clone();
     let a = idp.app.get(&format!("/v1/connections/{id}/credentials")).await;
