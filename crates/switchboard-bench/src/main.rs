@@ -5,6 +5,7 @@
 //! `/readyz` answering 200 and the server's resident memory idle and under load.
 //! `--url` and `--key` point it at a server that is already running instead.
 
+mod deliveries;
 mod idp;
 mod load;
 mod refresher;
@@ -18,7 +19,7 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "switchboard-bench", about = "Load scenarios against a Switchboard server (loopback only)")]
 struct Args {
-    /// Scenario: healthz, integration-read, credentials-read, refresher-due, refresher-idle.
+    /// Scenario: healthz, integration-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle.
     scenario: String,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 32)]
@@ -63,6 +64,9 @@ fn print_report(name: &str, concurrency: usize, r: &load::Report) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.scenario == "deliveries" {
+        return deliveries::run(&args.database, args.rows).await;
+    }
     if args.scenario.starts_with("refresher") {
         return refresher::run(&args.scenario, &args.database, args.rows, Duration::from_secs(args.seconds)).await;
     }

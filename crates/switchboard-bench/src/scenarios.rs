@@ -1,6 +1,10 @@
 //! What each scenario creates before measuring, and the request it repeats.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use anyhow::{Context as _, bail};
+use hmac::{KeyInit as _, Mac as _};
 use serde_json::json;
 
 #[derive(Clone)]
@@ -9,10 +13,49 @@ pub(crate) struct Scenario {
     key: String,
     /// Paths to cycle through.
     paths: Vec<String>,
+    /// Set for signed provider webhooks: each request is a new event.
+    webhook: Option<SignedWebhook>,
+}
+
+/// Stripe-signed events for one endpoint, each with an id never sent before.
+#[derive(Clone)]
+struct SignedWebhook {
+    url: String,
+    secret: String,
+    next: Arc<AtomicU64>,
+    run: u64,
+}
+
+impl SignedWebhook {
+    fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let body = json!({
+            "id": format!("evt_bench{}x{n}", self.run),
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "created": 1_700_000_000,
+            "livemode": false,
+            "data": {"object": {"id": format!("pi_{n}"), "object": "payment_intent", "amount": 2000, "currency": "usd", "status": "succeeded"}}
+        })
+        .to_string();
+        let t = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs());
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.secret.as_bytes())
+            .unwrap_or_else(|_| std::process::abort());
+        mac.update(format!("{t}.{body}").as_bytes());
+        let signature = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+        client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("Stripe-Signature", signature)
+            .body(body)
+    }
 }
 
 impl Scenario {
     pub(crate) fn request(&self, client: &reqwest::Client, i: u64) -> reqwest::RequestBuilder {
+        if let Some(w) = &self.webhook {
+            return w.request(client);
+        }
         // A cheap stateless mix (splitmix64) spreads the reads over all rows.
         let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -29,7 +72,7 @@ pub(crate) async fn prepare(
     key: &str,
     rows: usize,
 ) -> anyhow::Result<Scenario> {
-    let make = |paths: Vec<String>| Scenario { base: base.to_owned(), key: key.to_owned(), paths };
+    let make = |paths: Vec<String>| Scenario { base: base.to_owned(), key: key.to_owned(), paths, webhook: None };
     match name {
         // The floor: routing, middleware, no auth, no storage.
         "healthz" => Ok(make(vec!["/healthz".into()])),
@@ -57,7 +100,33 @@ pub(crate) async fn prepare(
             let ids = seed_connections(client, base, key, rows).await?;
             Ok(make(ids.into_iter().map(|id| format!("/v1/connections/{id}/credentials")).collect()))
         }
-        other => bail!("unknown scenario {other:?}; known: healthz, integration-read, credentials-read"),
+        // A provider's webhook: Stripe signature checked, event stored durably, then 200.
+        "webhooks-in" => {
+            let secret = "whsec_bench_0123456789abcdefghijklmnop";
+            let res = client
+                .post(format!("{base}/v1/webhook-endpoints"))
+                .bearer_auth(key)
+                .json(&json!({"provider": "stripe", "org": "bench", "secret": secret}))
+                .send()
+                .await
+                .context("creating a webhook endpoint")?;
+            if !res.status().is_success() {
+                bail!("creating the webhook endpoint: {} {}", res.status(), res.text().await.unwrap_or_default());
+            }
+            let ep: serde_json::Value = res.json().await?;
+            let id = ep["id"].as_str().context("endpoint id")?;
+            let mut s = make(vec![]);
+            s.webhook = Some(SignedWebhook {
+                url: format!("{base}/hooks/{id}"),
+                secret: secret.to_owned(),
+                next: Arc::new(AtomicU64::new(0)),
+                run: u64::from(std::process::id()),
+            });
+            Ok(s)
+        }
+        other => bail!(
+            "unknown scenario {other:?}; known: healthz, integration-read, credentials-read, webhooks-in, deliveries"
+        ),
     }
 }
 

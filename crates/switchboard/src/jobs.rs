@@ -152,6 +152,8 @@ async fn sync_round(services: &Services) {
 
 /// Deliveries in flight at once in one instance.
 const DELIVERY_CONCURRENCY: usize = 16;
+/// Free slots worth a claim while attempts are still running.
+const REFILL_AT: usize = 4;
 
 /// Sends due deliveries as a pipeline: whenever a slot is free (an attempt ended, new
 /// deliveries were stored, or the one-second tick for retries) it claims as many as
@@ -167,7 +169,13 @@ async fn deliverer(services: Services, stop: CancellationToken) {
             () = stop.cancelled() => break,
             () = wakeup.notified() => {}
             _ = tick.tick() => {}
-            Some(_) = running.join_next(), if !running.is_empty() => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {
+                // Under load, claim in small batches rather than one per finished attempt.
+                while running.try_join_next().is_some() {}
+                if slots.available_permits() < REFILL_AT && !running.is_empty() {
+                    continue;
+                }
+            }
         }
         while running.try_join_next().is_some() {}
         start_due_deliveries(&services, &slots, &mut running).await;

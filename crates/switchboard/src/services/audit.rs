@@ -3,55 +3,32 @@
 use switchboard_core::access::{OrgScope, Principal};
 use switchboard_core::ids::AuditId;
 
-use switchboard_core::ids::OrgId;
-use tokio::sync::{mpsc, oneshot};
-
+use super::group_commit::GroupCommit;
 use super::{ServiceResult, Services, access};
-use crate::store::{AuditFilter, AuditRecord, NewAudit, Page, Store, StoreError, StoreResult};
+use crate::store::{AuditFilter, AuditRecord, NewAudit, Page, Store, StoreResult};
+use switchboard_core::ids::OrgId;
 
-/// Most entries committed in one transaction.
-const MAX_BATCH: usize = 256;
-
-type Pending = (NewAudit, oneshot::Sender<StoreResult<()>>);
-
-/// Writes audit entries with group commit: entries that arrive while a batch
-/// is being committed go into the next one, so concurrent requests share a
-/// transaction and an fsync. Each caller still waits until its own entry is
-/// durable, so nothing is acknowledged before it is on record.
+/// Writes audit entries with group commit: each caller waits until its own
+/// entry is durable, so nothing is acknowledged before it is on record.
 #[derive(Clone, Debug)]
-pub struct AuditWriter {
-    tx: mpsc::Sender<Pending>,
-}
+pub struct AuditWriter(GroupCommit<NewAudit, ()>);
 
 impl AuditWriter {
     /// Starts the writer task; it ends when the last handle is dropped.
     #[must_use]
     pub fn spawn(store: Store) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
-                }
-                let recs: Vec<&NewAudit> = batch.iter().map(|(r, _)| r).collect();
-                let result = store.insert_audit_batch(&recs).await;
-                for (_, reply) in batch {
-                    let _ = reply.send(result.clone());
-                }
+        Self(GroupCommit::spawn("audit", move |batch: Vec<NewAudit>| {
+            let store = store.clone();
+            async move {
+                let recs: Vec<&NewAudit> = batch.iter().collect();
+                store.insert_audit_batch(&recs).await?;
+                Ok(vec![(); batch.len()])
             }
-        });
-        Self { tx }
+        }))
     }
 
     pub async fn write(&self, rec: NewAudit) -> StoreResult<()> {
-        let (reply, done) = oneshot::channel();
-        let stopped = || StoreError::Unavailable("the audit writer has stopped".into());
-        self.tx.send((rec, reply)).await.map_err(|_| stopped())?;
-        done.await.map_err(|_| stopped())?
+        self.0.write(rec).await
     }
 }
 

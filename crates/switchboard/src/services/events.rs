@@ -1,68 +1,38 @@
 //! Events: every received webhook and every connection lifecycle change,
 //! stored durably with the deliveries it starts, listed, replayed.
 
+use super::group_commit::GroupCommit;
+use super::{ServiceError, ServiceResult, Services, access};
+use crate::store::{DeliveryRecord, EventFilter, EventRecord, NewEvent, Page, Store, StoreResult, SubscriptionRecord};
 use serde_json::Value;
 use switchboard_core::access::Principal;
 use switchboard_core::ids::{DeliveryId, EventId, OrgId};
 use switchboard_core::time::Timestamp;
-use tokio::sync::{mpsc, oneshot};
 
-use super::{ServiceError, ServiceResult, Services, access};
-use crate::store::{
-    DeliveryRecord, EventFilter, EventRecord, NewEvent, Page, Store, StoreError, StoreResult, SubscriptionRecord,
-};
-
-const MAX_BATCH: usize = 256;
-type Pending = (NewEvent, oneshot::Sender<StoreResult<bool>>);
-
-/// Stores events with group commit: events arriving while a batch commits go
-/// into the next one, so a burst shares transactions and fsyncs. Each sender
-/// is answered only once its own event is durable.
+/// Stores events with group commit, each with the deliveries it starts; wakes
+/// the deliverer when something new was stored. Each write answers `true` when
+/// the event is new, `false` when the same event was stored before.
 #[derive(Clone, Debug)]
-pub struct EventWriter {
-    tx: mpsc::Sender<Pending>,
-}
+pub struct EventWriter(GroupCommit<NewEvent, bool>);
 
 impl EventWriter {
     #[must_use]
     pub fn spawn(store: Store, stored: std::sync::Arc<tokio::sync::Notify>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
+        Self(GroupCommit::spawn("event", move |batch: Vec<NewEvent>| {
+            let (store, stored) = (store.clone(), stored.clone());
+            async move {
+                let items: Vec<&NewEvent> = batch.iter().collect();
+                let inserted = store.insert_events(&items).await?;
+                if inserted.iter().any(|i| *i) {
+                    stored.notify_one();
                 }
-                let items: Vec<&NewEvent> = batch.iter().map(|(e, _)| e).collect();
-                match store.insert_events(&items).await {
-                    Ok(inserted) => {
-                        if inserted.iter().any(|i| *i) {
-                            stored.notify_one();
-                        }
-                        for ((_, reply), ok) in batch.into_iter().zip(inserted) {
-                            let _ = reply.send(Ok(ok));
-                        }
-                    }
-                    Err(e) => {
-                        for (_, reply) in batch {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
-                }
+                Ok(inserted)
             }
-        });
-        Self { tx }
+        }))
     }
 
-    /// Stores an event; `true` when new, `false` when the same event was stored before.
     pub async fn write(&self, event: NewEvent) -> StoreResult<bool> {
-        let (reply, done) = oneshot::channel();
-        let stopped = || StoreError::Unavailable("the event writer has stopped".into());
-        self.tx.send((event, reply)).await.map_err(|_| stopped())?;
-        done.await.map_err(|_| stopped())?
+        self.0.write(event).await
     }
 }
 

@@ -9,6 +9,7 @@ pub mod connect;
 pub mod connections;
 pub mod connector;
 pub mod events;
+pub mod group_commit;
 pub mod integrations;
 pub mod keys;
 pub mod lifecycle;

@@ -377,13 +377,7 @@ impl Services {
     ) -> ServiceResult<(Endpoint, Option<SecretString>)> {
         let rec = self.visible_endpoint(actor, id).await?;
         actor.require_admin("rotating webhook secrets").map_err(|e| access(e, "webhook endpoint"))?;
-        let scheme = Scheme::parse(&rec.scheme)
-            .ok_or_else(|| ServiceError::Internal(format!("stored scheme {}", rec.scheme)))?;
-        let provider = self
-            .catalog
-            .get(&rec.provider)
-            .cloned()
-            .ok_or_else(|| ServiceError::Internal("provider left the catalog".into()))?;
+        let (scheme, provider) = self.endpoint_scheme(&rec)?;
         let mut secrets = self.open_secrets(&rec).await?;
         let mut generated = None;
         if drop_previous {
@@ -427,18 +421,22 @@ impl Services {
         Ok((self.endpoint_view(&rec, secrets.secrets.len()), generated))
     }
 
+    /// A stored endpoint's scheme and catalog entry.
+    fn endpoint_scheme(&self, rec: &EndpointRecord) -> ServiceResult<(Scheme, Arc<Provider>)> {
+        let scheme = Scheme::parse(&rec.scheme)
+            .ok_or_else(|| ServiceError::Internal(format!("stored scheme {}", rec.scheme)))?;
+        let provider = self.catalog.get(&rec.provider).cloned().ok_or_else(|| {
+            ServiceError::Internal(format!("provider {} of endpoint {} left the catalog", rec.provider, rec.id))
+        })?;
+        Ok((scheme, provider))
+    }
+
     async fn open_endpoint(&self, id: &str) -> ServiceResult<Option<Arc<OpenEndpoint>>> {
         if let Some(e) = self.endpoint_cache.get(id) {
             return Ok(Some(e));
         }
         let Some(rec) = self.store.endpoint(id, None).await? else { return Ok(None) };
-        let scheme = Scheme::parse(&rec.scheme)
-            .ok_or_else(|| ServiceError::Internal(format!("stored scheme {}", rec.scheme)))?;
-        let provider = self
-            .catalog
-            .get(&rec.provider)
-            .cloned()
-            .ok_or_else(|| ServiceError::Internal("provider left the catalog".into()))?;
+        let (scheme, provider) = self.endpoint_scheme(&rec)?;
         let secrets = self.open_secrets(&rec).await?;
         let open = Arc::new(OpenEndpoint { rec, scheme, provider, secrets, loaded: Instant::now() });
         self.endpoint_cache.put(open.clone());

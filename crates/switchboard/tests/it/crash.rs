@@ -76,27 +76,16 @@ async fn crash_and_restart(db: TestDb) {
     let mut server = node.start().await;
     let client = reqwest::Client::new();
     let base = |port: u16| format!("http://127.0.0.1:{port}");
-    let sub: Value = client
-        .post(format!("{}/v1/subscriptions", base(server.port)))
-        .bearer_auth(&key)
-        .json(&json!({"url": rx.url}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let create = async |path: &str, body: Value| -> Value {
+        let res =
+            client.post(format!("{}{path}", base(server.port))).bearer_auth(&key).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 201, "{path}");
+        res.json().await.unwrap()
+    };
+    let sub = create("/v1/subscriptions", json!({"url": rx.url})).await;
     assert!(sub["secret"].is_string(), "{sub}");
-    let ep: Value = client
-        .post(format!("{}/v1/webhook-endpoints", base(server.port)))
-        .bearer_auth(&key)
-        .json(&json!({"org": "acme", "provider": "webhook", "scheme": "hmac-sha256"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ep =
+        create("/v1/webhook-endpoints", json!({"org": "acme", "provider": "webhook", "scheme": "hmac-sha256"})).await;
     let (ep_id, ep_secret) = (ep["id"].as_str().unwrap().to_owned(), ep["secret"].as_str().unwrap().to_owned());
 
     // The senders: each event is posted until it gets a 2xx, like a provider's retries.

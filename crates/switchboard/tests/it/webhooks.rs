@@ -24,6 +24,11 @@ fn hmac256(key: &[u8], msg: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
+/// `sha256=` and the hex HMAC-SHA256 of the body (Meta, the generic scheme).
+fn sha256_header(key: &str, body: &str) -> String {
+    format!("sha256={}", hex::encode(hmac256(key.as_bytes(), body.as_bytes())))
+}
+
 fn hmac1(key: &[u8], msg: &[u8]) -> Vec<u8> {
     let mut m = hmac::Hmac::<sha1::Sha1>::new_from_slice(key).unwrap();
     m.update(msg);
@@ -404,11 +409,7 @@ async fn meta_and_its_subscription_handshake() {
         "X-Hub-Signature-256",
         Covers::Body,
         async |body, wrong, _| {
-            let key = if wrong { "wrong-app-secret" } else { secret };
-            vec![(
-                "X-Hub-Signature-256".into(),
-                format!("sha256={}", hex::encode(hmac256(key.as_bytes(), body.as_bytes()))),
-            )]
+            vec![("X-Hub-Signature-256".into(), sha256_header(if wrong { "wrong-app-secret" } else { secret }, body))]
         },
     )
     .await;
@@ -489,11 +490,7 @@ async fn generic_shared_secret_and_hmac() {
         "X-Webhook-Signature",
         Covers::Body,
         async |body, wrong, _| {
-            let k = if wrong { "other" } else { key.as_str() };
-            vec![(
-                "X-Webhook-Signature".into(),
-                format!("sha256={}", hex::encode(hmac256(k.as_bytes(), body.as_bytes()))),
-            )]
+            vec![("X-Webhook-Signature".into(), sha256_header(if wrong { "other" } else { key.as_str() }, body))]
         },
     )
     .await;
