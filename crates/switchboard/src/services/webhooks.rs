@@ -551,8 +551,12 @@ impl Services {
             headers,
             req.body.to_vec(),
         );
-        let event_id = event.id.clone();
+        let (mut event_id, dedupe) = (event.id.clone(), (event.dedupe_scope.clone(), event.dedupe_key.clone()));
         let inserted = self.store_event(event).await?;
+        if !inserted && let Some(existing) = self.store.event_id_by_dedupe(&dedupe.0, &dedupe.1).await? {
+            // A repeat is answered with the id of the event first stored.
+            event_id = existing;
+        }
         self.metrics.observe_webhook(&ep.rec.provider, if inserted { "accepted" } else { "duplicate" });
         let reply = match ep.scheme {
             // A Discord interaction needs an interaction response within 3 s: acknowledge, answer later.

@@ -236,6 +236,15 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
         column: "credentials",
         field: "credentials",
     },
+    SealedColumn {
+        table: "webhook_endpoints",
+        id_column: "id",
+        org_column: Some("org"),
+        column: "secrets",
+        field: "secrets",
+    },
+    // Subscriptions span orgs: their secrets are bound to no org.
+    SealedColumn { table: "subscriptions", id_column: "id", org_column: None, column: "secret", field: "secret" },
 ];
 
 /// A sealed value with the binding it was sealed for.

@@ -217,6 +217,15 @@ impl Store {
         .await?)
     }
 
+    /// The id of the event stored under this deduplication key.
+    pub async fn event_id_by_dedupe(&self, scope: &str, key: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM events WHERE dedupe_scope = $1 AND dedupe_key = $2")
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// Newest first.
     pub async fn events(&self, f: &EventFilter, page: &Page) -> StoreResult<Vec<EventRecord>> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -218,10 +218,32 @@ fn logs_never_show_a_secret() {
     let session = session["token"].as_str().unwrap().to_owned();
     http(s.port, "GET", "/v1/audit", &session, "");
     http(s.port, "GET", "/v1/integrations", "sk_wrong-key-canary", "");
+    let hook_secret = "LOG-CANARY-slack-signing-secret";
+    let (status, body) = http(
+        s.port,
+        "POST",
+        "/v1/webhook-endpoints",
+        &key,
+        &format!(r#"{{"provider":"slack","org":"acme","secret":"{hook_secret}"}}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let endpoint: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (status, _) = http(
+        s.port,
+        "POST",
+        &format!("/hooks/{}", endpoint["id"].as_str().unwrap()),
+        "",
+        r#"{"type":"event_callback"}"#,
+    );
+    assert_eq!(status, 401);
+    let (status, body) = http(s.port, "POST", "/v1/subscriptions", &key, r#"{"url":"https://engine.example/hooks"}"#);
+    assert_eq!(status, 201, "{body}");
+    let subscription: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let whsec = subscription["secret"].as_str().unwrap().to_owned();
     s.sigterm();
     let logs = s.logs();
     assert!(logs.contains("request"), "request logs are there: {logs}");
-    for needle in [secret, key.as_str(), session.as_str(), "sk_wrong-key-canary"] {
+    for needle in [secret, key.as_str(), session.as_str(), "sk_wrong-key-canary", hook_secret, whsec.as_str()] {
         assert!(!logs.contains(needle), "{needle} appeared in the logs");
     }
 }

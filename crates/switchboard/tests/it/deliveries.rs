@@ -115,6 +115,15 @@ async fn delivered_and_signed(db: TestDb) {
         assert!(x["next_attempt_at"].is_null());
     }
     assert!(other.received().is_empty(), "a subscription to stripe.* got a webhook event");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        r#"switchboard_webhook_events_total{provider="webhook",outcome="accepted"} 2"#,
+        r#"switchboard_webhook_events_total{provider="webhook",outcome="duplicate"} 1"#,
+        r#"switchboard_deliveries_total{outcome="succeeded"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    assert!(!metrics.contains(&secret) && !metrics.contains(&ep_secret), "no secret in the metrics");
 }
 crate::on_both_backends!(deliveries_are_signed_and_verified_by_standardwebhooks, delivered_and_signed);
 

@@ -19,6 +19,15 @@ async fn plain_text_case(db: TestDb) {
     let marker = "PLAINTEXT-CANARY-c0ffee-4242";
     assert_eq!(app.create_integration("canary", "github", marker).await.status, 201);
     let session = app.session("acme", "u1", "admin").await;
+    let slack_secret = "SLACK-SIGNING-CANARY-8f14e45fceea167a";
+    let given = app
+        .post("/v1/webhook-endpoints", serde_json::json!({"provider": "slack", "org": "acme", "secret": slack_secret}))
+        .await;
+    assert_eq!(given.status, 201, "{}", given.body);
+    let generated = app.post("/v1/webhook-endpoints", serde_json::json!({"provider": "github", "org": "acme"})).await;
+    let generated = generated.body["secret"].as_str().unwrap().to_owned();
+    let sub = app.post("/v1/subscriptions", serde_json::json!({"url": "http://127.0.0.1:9/hooks"})).await;
+    let whsec = sub.body["secret"].as_str().unwrap().to_owned();
     let dump = app.db.raw_dump().await;
     let contains = |needle: &str| dump.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(!dump.is_empty());
@@ -26,6 +35,15 @@ async fn plain_text_case(db: TestDb) {
     assert!(!contains(marker), "client secret found in plain text");
     assert!(!contains(&app.key), "secret API key found in plain text");
     assert!(!contains(&session), "session token found in plain text");
+    assert!(!contains(slack_secret), "a webhook signing secret found in plain text");
+    assert!(!contains(&generated), "a generated webhook secret found in plain text");
+    assert!(
+        !contains(&whsec) && !contains(whsec.trim_start_matches("whsec_")),
+        "a subscription secret found in plain text"
+    );
+    // `vault check` opens them all.
+    let report = app.services.vault.check_all().await.unwrap();
+    assert!(report.failed.is_empty() && report.opened == 4, "{report:?}");
 }
 
 async fn raw_exec(db: &TestDb, sql: &str) {

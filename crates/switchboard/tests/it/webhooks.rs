@@ -83,10 +83,11 @@ async fn exercise(
     let a = post(app, url, content_type, &good, bodies[0]).await;
     assert_eq!(a.status, 200, "good request: {}", a.body);
     assert_ne!(a.body["duplicate"], json!(true), "{}", a.body);
+    let first_id = a.body["event_id"].clone();
     let a = post(app, url, content_type, &good, bodies[0]).await;
     assert_eq!(a.status, 200, "repeat: {}", a.body);
     if a.body.get("duplicate").is_some() {
-        assert_eq!(a.body["duplicate"], true, "repeat: {}", a.body);
+        assert_eq!((&a.body["duplicate"], &a.body["event_id"]), (&json!(true), &first_id), "repeat: {}", a.body);
     }
 
     if covers != Covers::SecretOnly {
