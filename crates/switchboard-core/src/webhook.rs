@@ -2,6 +2,7 @@
 //! bytes, with constant-time comparisons. Pure: the caller passes the request
 //! as received and `now`; nothing here does IO.
 
+use crate::catalog::WebhookScheme;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -12,6 +13,15 @@ use subtle::ConstantTimeEq;
 
 /// Requests whose timestamp is further than this from now are refused.
 pub const TOLERANCE_S: i64 = 300;
+
+/// Why [`Scheme::choose`] refused the scheme asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemeChoiceError {
+    /// The generic provider has no scheme by this name.
+    NotGeneric(String),
+    /// The provider verifies with this scheme only.
+    Fixed(Scheme),
+}
 
 /// How an endpoint's requests are signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +89,37 @@ impl Scheme {
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
+    }
+
+    /// The scheme an endpoint of a provider declaring `declared` verifies with.
+    /// Only the generic provider lets the caller pick (`shared-secret` unless
+    /// asked otherwise); every other provider has one scheme, which the caller
+    /// may name but not change.
+    pub fn choose(declared: WebhookScheme, asked: Option<&str>) -> Result<Self, SchemeChoiceError> {
+        let fixed = match declared {
+            WebhookScheme::Stripe => Self::Stripe,
+            WebhookScheme::Github => Self::Github,
+            WebhookScheme::Slack => Self::Slack,
+            WebhookScheme::Shopify => Self::Shopify,
+            WebhookScheme::Meta => Self::Meta,
+            WebhookScheme::Twilio => Self::Twilio,
+            WebhookScheme::Discord => Self::Discord,
+            WebhookScheme::StandardWebhooks => Self::StandardWebhooks,
+            WebhookScheme::MicrosoftGraph => Self::MicrosoftGraph,
+            WebhookScheme::Trello => Self::Trello,
+            WebhookScheme::Generic => {
+                return match asked.unwrap_or("shared-secret") {
+                    "shared-secret" => Ok(Self::SharedSecret),
+                    "hmac-sha256" => Ok(Self::HmacSha256),
+                    "standard-webhooks" => Ok(Self::StandardWebhooks),
+                    other => Err(SchemeChoiceError::NotGeneric(other.to_owned())),
+                };
+            }
+        };
+        match asked {
+            Some(a) if a != fixed.as_str() => Err(SchemeChoiceError::Fixed(fixed)),
+            _ => Ok(fixed),
+        }
     }
 
     /// Whether Switchboard may choose the secret (the sender is configured with it),
@@ -337,6 +378,22 @@ pub fn generate_secret(scheme: Scheme) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_generic_provider_lets_the_caller_pick_a_scheme() {
+        assert_eq!(Scheme::choose(WebhookScheme::Stripe, None), Ok(Scheme::Stripe));
+        assert_eq!(Scheme::choose(WebhookScheme::Stripe, Some("stripe")), Ok(Scheme::Stripe));
+        assert_eq!(
+            Scheme::choose(WebhookScheme::Github, Some("stripe")),
+            Err(SchemeChoiceError::Fixed(Scheme::Github))
+        );
+        assert_eq!(Scheme::choose(WebhookScheme::Generic, None), Ok(Scheme::SharedSecret));
+        assert_eq!(Scheme::choose(WebhookScheme::Generic, Some("hmac-sha256")), Ok(Scheme::HmacSha256));
+        assert_eq!(
+            Scheme::choose(WebhookScheme::Generic, Some("basic")),
+            Err(SchemeChoiceError::NotGeneric("basic".into()))
+        );
+    }
 
     struct H(Vec<(&'static str, String)>);
     impl Headers for H {

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use switchboard_core::access::Principal;
-use switchboard_core::catalog::{Provider, WebhookScheme, path};
+use switchboard_core::catalog::{Provider, path};
 use switchboard_core::ids::{EndpointId, OrgId};
 use switchboard_core::time::Timestamp;
 use switchboard_core::vault::Binding;
-use switchboard_core::webhook::{self, Scheme};
+use switchboard_core::webhook::{self, Scheme, SchemeChoiceError};
 use zeroize::Zeroize;
 
 use super::audit::{AuditEvent, Outcome};
@@ -161,36 +161,16 @@ fn scheme_for(provider: &Provider, asked: Option<&str>) -> ServiceResult<Scheme>
             ),
         )
     })?;
-    let scheme = match declared {
-        WebhookScheme::Stripe => Scheme::Stripe,
-        WebhookScheme::Github => Scheme::Github,
-        WebhookScheme::Slack => Scheme::Slack,
-        WebhookScheme::Shopify => Scheme::Shopify,
-        WebhookScheme::Meta => Scheme::Meta,
-        WebhookScheme::Twilio => Scheme::Twilio,
-        WebhookScheme::Discord => Scheme::Discord,
-        WebhookScheme::StandardWebhooks => Scheme::StandardWebhooks,
-        WebhookScheme::MicrosoftGraph => Scheme::MicrosoftGraph,
-        WebhookScheme::Trello => Scheme::Trello,
-        WebhookScheme::Generic => {
-            return match asked.unwrap_or("shared-secret") {
-                "shared-secret" => Ok(Scheme::SharedSecret),
-                "hmac-sha256" => Ok(Scheme::HmacSha256),
-                "standard-webhooks" => Ok(Scheme::StandardWebhooks),
-                other => Err(ServiceError::invalid(
-                    "scheme",
-                    format!("scheme is shared-secret, hmac-sha256 or standard-webhooks (got {other:?})"),
-                )),
-            };
-        }
-    };
-    match asked {
-        Some(a) if a != scheme.as_str() => Err(ServiceError::invalid(
+    Scheme::choose(declared, asked).map_err(|e| match e {
+        SchemeChoiceError::NotGeneric(other) => ServiceError::invalid(
+            "scheme",
+            format!("scheme is shared-secret, hmac-sha256 or standard-webhooks (got {other:?})"),
+        ),
+        SchemeChoiceError::Fixed(scheme) => ServiceError::invalid(
             "scheme",
             format!("{} webhooks are verified with the {} scheme; leave scheme out", provider.name, scheme.as_str()),
-        )),
-        _ => Ok(scheme),
-    }
+        ),
+    })
 }
 
 /// Checks a secret's form where the scheme has one.
