@@ -88,16 +88,8 @@ pub(crate) async fn run(database: &str, rows: usize) -> anyhow::Result<()> {
     println!("took in {rows} events with delivery off in {secs:.1} s ({:.0}/s)", rows as f64 / secs);
 
     s.restart(&[("SWITCHBOARD_JOBS", "true".into())]).await?;
-    let started = Instant::now();
     let cpu0 = s.cpu_seconds();
-    let deadline = started + Duration::from_secs(600);
-    while received.load(Ordering::Relaxed) < rows as u64 {
-        if Instant::now() > deadline {
-            bail!("only {} of {rows} delivered in 10 minutes", received.load(Ordering::Relaxed));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let secs = server::wait_for_count(&received, rows, "delivered").await?;
     println!(
         "deliveries: {rows} delivered in {secs:.2} s → {:.0} deliveries/s (server CPU {:.1} s, RSS {:.1} MiB)",
         rows as f64 / secs,

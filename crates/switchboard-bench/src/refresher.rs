@@ -41,16 +41,8 @@ pub(crate) async fn run(scenario: &str, database: &str, rows: usize, measure: Du
     s.restart(&[("SWITCHBOARD_JOBS", "true".into())]).await?;
     println!("restarted with the refresher on: ready in {:.0} ms, RSS {:.1} MiB", s.ready_ms, s.rss_mib());
     if due {
-        let started = Instant::now();
         let cpu0 = s.cpu_seconds();
-        let deadline = started + Duration::from_secs(600);
-        while idp.refreshes.load(Ordering::Relaxed) < rows as u64 {
-            if Instant::now() > deadline {
-                bail!("only {} of {rows} refreshed in 10 minutes", idp.refreshes.load(Ordering::Relaxed));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let secs = started.elapsed().as_secs_f64();
+        let secs = server::wait_for_count(&idp.refreshes, rows, "refreshed").await?;
         println!(
             "refresher-due: {rows} connections refreshed in {secs:.1} s → {:.0} refreshes/s (server CPU {:.1} s, RSS {:.1} MiB)",
             rows as f64 / secs,

@@ -160,3 +160,20 @@ async fn serve(
     }
     bail!("the server did not become ready")
 }
+
+/// Waits until `counter` reaches `n` (at most ten minutes); the seconds it took.
+pub(crate) async fn wait_for_count(
+    counter: &std::sync::atomic::AtomicU64,
+    n: usize,
+    what: &str,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
+    while counter.load(std::sync::atomic::Ordering::Relaxed) < n as u64 {
+        if Instant::now() > deadline {
+            bail!("only {} of {n} {what} in 10 minutes", counter.load(std::sync::atomic::Ordering::Relaxed));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}

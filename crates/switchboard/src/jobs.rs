@@ -165,19 +165,17 @@ async fn deliverer(services: Services, stop: CancellationToken) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let wakeup = services.delivery_wakeup.clone();
     loop {
-        tokio::select! {
+        let an_attempt_ended = tokio::select! {
             () = stop.cancelled() => break,
-            () = wakeup.notified() => {}
-            _ = tick.tick() => {}
-            Some(_) = running.join_next(), if !running.is_empty() => {
-                // Under load, claim in small batches rather than one per finished attempt.
-                while running.try_join_next().is_some() {}
-                if slots.available_permits() < REFILL_AT && !running.is_empty() {
-                    continue;
-                }
-            }
-        }
+            () = wakeup.notified() => false,
+            _ = tick.tick() => false,
+            Some(_) = running.join_next(), if !running.is_empty() => true,
+        };
         while running.try_join_next().is_some() {}
+        // Under load, claim in small batches rather than one per finished attempt.
+        if an_attempt_ended && slots.available_permits() < REFILL_AT && !running.is_empty() {
+            continue;
+        }
         start_due_deliveries(&services, &slots, &mut running).await;
     }
     // Attempts under way finish and are recorded (each is bounded by the delivery timeout).

@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use hmac::{KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 
 use crate::support::TestDb;
 use crate::support::process::{Server, run};
 use crate::support::receiver::Receiver;
+use crate::support::signing::sha256_header;
 
 const EVENTS: usize = 600;
 const SENDERS: usize = 8;
@@ -43,12 +43,6 @@ fn kill(server: Server) {
     let pid = server.child.id().to_string();
     std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap();
     drop(server);
-}
-
-fn signed(secret: &str, body: &str) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 async fn crash_and_restart(db: TestDb) {
@@ -109,7 +103,7 @@ async fn crash_and_restart(db: TestDb) {
                                 .post(url)
                                 .header("content-type", "application/json")
                                 .header("webhook-id", format!("msg_{i}"))
-                                .header("X-Webhook-Signature", signed(&ep_secret, &body))
+                                .header("X-Webhook-Signature", sha256_header(&ep_secret, &body))
                                 .body(body.clone())
                                 .timeout(Duration::from_secs(10))
                                 .send()

@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hmac::{KeyInit as _, Mac as _};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::peers::signer;
 use crate::support::receiver::Receiver;
 use crate::support::server::TestApp;
+use crate::support::signing::sha256_header;
 use crate::support::{TestDb, spawn_app, spawn_app_with};
 
 /// A generic endpoint (HMAC-SHA256 of the body) of org `acme`: (id, url, secret).
@@ -27,9 +27,7 @@ async fn hmac_endpoint(app: &TestApp) -> (String, String, String) {
 /// Posts a signed event whose provider id is `msg_id`; the status.
 async fn send_event(app: &TestApp, (url, secret): (&str, &str), msg_id: &str, body: &Value) -> u16 {
     let body = body.to_string();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let sig = sha256_header(secret, &body);
     let req = app
         .client
         .post(url)

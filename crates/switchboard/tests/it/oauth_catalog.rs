@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use hmac::{KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 use switchboard_core::catalog::{Provider, path, template};
 
@@ -89,13 +88,9 @@ fn authorize(s: &Seen) -> Shape {
     params.insert("realmId", "9130355".into());
     params.insert("timestamp", "1795000000".into());
     let message = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(CLIENT_SECRET.as_bytes()).unwrap();
-    mac.update(message.as_bytes());
+    let hmac = hex::encode(crate::support::signing::hmac_sha256(CLIENT_SECRET.as_bytes(), message.as_bytes()));
     let mut target = url::Url::parse(&q("redirect_uri")).unwrap();
-    target
-        .query_pairs_mut()
-        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
-        .append_pair("hmac", &hex::encode(mac.finalize().into_bytes()));
+    target.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str()))).append_pair("hmac", &hmac);
     shape(302, json!({})).header("location", target.to_string())
 }
 

@@ -9,7 +9,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hmac::{KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 
 use crate::support::fakes::{Fake, Seen, Shape, shape};
@@ -323,9 +322,7 @@ fn shopify_sign(params: &[(&str, &str)]) -> String {
     let mut sorted: Vec<_> = params.to_vec();
     sorted.sort();
     let message = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SHOPIFY_SECRET.as_bytes()).unwrap();
-    mac.update(message.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(crate::support::signing::hmac_sha256(SHOPIFY_SECRET.as_bytes(), message.as_bytes()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -112,12 +112,7 @@ async fn webhook_endpoints_and_events_of_another_org_are_404() {
         theirs.body["secret"].as_str().unwrap().to_owned(),
     );
     let body = r#"{"zen":"globex-private"}"#;
-    let signature = {
-        use hmac::{KeyInit as _, Mac as _};
-        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        m.update(body.as_bytes());
-        format!("sha256={}", hex::encode(m.finalize().into_bytes()))
-    };
+    let signature = crate::support::signing::sha256_header(&secret, body);
     let req =
         app.client.post(&url).header("X-Hub-Signature-256", signature).header("X-GitHub-Event", "ping").body(body);
     assert_eq!(app.send(req).await.status, 200);

@@ -12,21 +12,11 @@ use serde_json::{Value, json};
 
 use crate::support::peers::{SignRequest, signer};
 use crate::support::server::{Answer, TestApp};
+use crate::support::signing::{hmac_sha256, sha256_header};
 use crate::support::{TestDb, spawn_app, spawn_app_with};
 
 fn now() -> i64 {
     i64::try_from(std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_secs()).unwrap()
-}
-
-fn hmac256(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-    m.update(msg);
-    m.finalize().into_bytes().to_vec()
-}
-
-/// `sha256=` and the hex HMAC-SHA256 of the body (Meta, the generic scheme).
-fn sha256_header(key: &str, body: &str) -> String {
-    format!("sha256={}", hex::encode(hmac256(key.as_bytes(), body.as_bytes())))
 }
 
 fn hmac1(key: &[u8], msg: &[u8]) -> Vec<u8> {
@@ -332,7 +322,7 @@ async fn slack_and_its_url_verification() {
     let ep = endpoint(&app, json!({"provider": "slack", "secret": secret})).await;
     let sign = async |body: &str, wrong: bool, ts: i64| -> Vec<(String, String)> {
         let key = if wrong { "not-the-signing-secret" } else { secret };
-        let sig = hex::encode(hmac256(key.as_bytes(), format!("v0:{ts}:{body}").as_bytes()));
+        let sig = hex::encode(hmac_sha256(key.as_bytes(), format!("v0:{ts}:{body}").as_bytes()));
         vec![("X-Slack-Request-Timestamp".into(), ts.to_string()), ("X-Slack-Signature".into(), format!("v0={sig}"))]
     };
     let bodies = event_bodies(|i| {
@@ -371,7 +361,7 @@ async fn shopify() {
         async |body, wrong, _| {
             let key = if wrong { "shpss_other" } else { secret };
             vec![
-                ("X-Shopify-Hmac-Sha256".into(), STANDARD.encode(hmac256(key.as_bytes(), body.as_bytes()))),
+                ("X-Shopify-Hmac-Sha256".into(), STANDARD.encode(hmac_sha256(key.as_bytes(), body.as_bytes()))),
                 ("X-Shopify-Topic".into(), "orders/create".into()),
                 ("X-Shopify-Shop-Domain".into(), "acme.myshopify.com".into()),
                 ("X-Shopify-Webhook-Id".into(), format!("b54557e4-bdd9-4b37-8a5f-bf7d70bcd04{}", body.len() % 10)),
@@ -574,7 +564,7 @@ async fn one_endpoint_for_many_workspaces_attributes_events_to_their_connection(
         json!({"team_id": "T0000TWO", "event": {"type": "app_mention"}, "type": "event_callback", "event_id": "Ev1"})
             .to_string();
     let ts = now();
-    let sig = hex::encode(hmac256(secret.as_bytes(), format!("v0:{ts}:{body}").as_bytes()));
+    let sig = hex::encode(hmac_sha256(secret.as_bytes(), format!("v0:{ts}:{body}").as_bytes()));
     let h =
         vec![("X-Slack-Request-Timestamp".into(), ts.to_string()), ("X-Slack-Signature".into(), format!("v0={sig}"))];
     assert_eq!(post(&app, ep["url"].as_str().unwrap(), "application/json", &h, &body).await.status, 200);

@@ -10,6 +10,7 @@ pub mod peers;
 pub mod process;
 pub mod receiver;
 pub mod server;
+pub mod signing;
 
 pub use db::TestDb;
 pub use server::{spawn_app, spawn_app_with};
