@@ -89,6 +89,9 @@ generated_id!(
 generated_id!(
     /// An OAuth handshake (connect session).
     HandshakeId, "hs");
+generated_id!(
+    /// An end user's session (the public id, not the `st_` token).
+    SessionId, "ses");
 /// An inbound webhook endpoint. Its id is its public URL, so it carries 160
 /// random bits and no timestamp: unguessable, and saying nothing about when it was made.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]

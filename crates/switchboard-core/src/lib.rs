@@ -8,6 +8,7 @@
 pub mod access;
 pub mod catalog;
 pub mod ids;
+pub mod net;
 pub mod random;
 pub mod time;
 pub mod token;

@@ -166,8 +166,12 @@ fn header<'a>(r: &Request<'a>, name: &'static str) -> Result<&'a str, Refusal> {
 }
 
 fn fresh(ts: i64, now: i64) -> Result<(), Refusal> {
-    let skew = (now - ts).abs();
-    if skew > TOLERANCE_S { Err(Refusal::Stale(skew)) } else { Ok(()) }
+    // Checked: a timestamp chosen so that the difference overflows must not wrap into the window.
+    match now.checked_sub(ts).and_then(i64::checked_abs) {
+        Some(skew) if skew <= TOLERANCE_S => Ok(()),
+        Some(skew) => Err(Refusal::Stale(skew)),
+        None => Err(Refusal::Stale(i64::MAX)),
+    }
 }
 
 fn timestamp(r: &Request<'_>, name: &'static str) -> Result<i64, Refusal> {
@@ -468,6 +472,17 @@ mod tests {
             now_s: 0,
         };
         assert_eq!(verify(Scheme::Twilio, &[b"tok"], &r), Ok(()));
+    }
+
+    #[test]
+    fn timestamps_that_overflow_the_difference_are_stale() {
+        let now = 1_700_000_000;
+        // now - ts == i64::MIN: wrapping arithmetic would make its absolute value negative, "fresh".
+        let ts = now + i64::MIN;
+        assert_eq!(fresh(ts, now), Err(Refusal::Stale(i64::MAX)));
+        assert_eq!(fresh(i64::MAX, -2), Err(Refusal::Stale(i64::MAX)));
+        assert_eq!(fresh(now - 300, now), Ok(()));
+        assert_eq!(fresh(now + 301, now), Err(Refusal::Stale(301)));
     }
 
     #[test]

@@ -74,7 +74,16 @@ pub struct Application {
 
 impl Application {
     /// Everything up to a bound listener: a wrong key or setting fails here, before any request.
-    pub async fn build(mut settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        Self::build_with_lookup(settings, clock, Arc::new(crate::outbound::SystemLookup)).await
+    }
+
+    /// As [`Self::build`], resolving the host names of outbound connections with `lookup`.
+    pub async fn build_with_lookup(
+        mut settings: Settings,
+        clock: Arc<dyn Clock>,
+        lookup: Arc<dyn crate::outbound::HostLookup>,
+    ) -> Result<Self, StartError> {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| StartError::Listen { addr: settings.listen, source })?;
@@ -88,7 +97,8 @@ impl Application {
         let store = open_store(&settings).await?;
         let vault = open_vault(&settings, &store, clock.clone()).await?;
         let catalog = catalog::load(settings.providers_dir.as_deref())?;
-        let services = Services::new(store, vault, catalog, clock, settings.clone()).map_err(StartError::Http)?;
+        let services =
+            Services::with_lookup(store, vault, catalog, clock, settings.clone(), lookup).map_err(StartError::Http)?;
         let router = http::router(services.clone());
         Ok(Self { listener, router, services, shutdown: CancellationToken::new() })
     }

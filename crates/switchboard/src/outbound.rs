@@ -90,54 +90,64 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
     v.parse::<u64>().ok().or_else(|| (!v.is_empty()).then_some(60))
 }
 
-/// Whether an address is on the public internet.
-#[must_use]
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xC0) == 64)
-                || (o[0] == 198 && (o[1] & 0xFE) == 18)
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xFE00) == 0xFC00
-                || (s[0] & 0xFFC0) == 0xFE80
-                || (s[0] == 0x2001 && s[1] == 0x0DB8))
-        }
+pub use switchboard_core::net::is_public;
+
+/// How host names become addresses. The system's resolver in production; tests
+/// may answer for names of their own. Every user-supplied name is resolved
+/// through one of these exactly once per connection, and the connection goes to
+/// the address that was checked (no second lookup a rebinding name could change).
+pub trait HostLookup: Send + Sync + 'static {
+    fn lookup(&self, host: &str, port: u16) -> futures::future::BoxFuture<'static, std::io::Result<Vec<SocketAddr>>>;
+}
+
+/// The operating system's resolver.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemLookup;
+
+impl HostLookup for SystemLookup {
+    fn lookup(&self, host: &str, port: u16) -> futures::future::BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> {
+        let host = host.to_owned();
+        Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) })
     }
+}
+
+/// Resolves `host` and keeps the public addresses (all of them when private
+/// networks are allowed); an error names the host when none is left.
+pub async fn resolve_checked(
+    lookup: &dyn HostLookup,
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, OutboundError> {
+    // A literal address is checked as it is, never looked up.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => lookup.lookup(host, port).await.map_err(|e| OutboundError::Connect {
+            host: host.to_owned(),
+            reason: format!("the name could not be resolved: {e}"),
+        })?,
+    };
+    let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow_private || is_public(a.ip())).collect();
+    if kept.is_empty() {
+        return Err(OutboundError::Refused(format!(
+            "{host} resolves only to private or loopback addresses, which are not allowed (SWITCHBOARD_ALLOW_PRIVATE_NETWORKS)"
+        )));
+    }
+    Ok(kept)
 }
 
 /// DNS that drops non-public addresses (unless allowed), so a URL cannot reach the internal network.
 struct GuardedResolver {
     allow_private: bool,
+    lookup: Arc<dyn HostLookup>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow = self.allow_private;
+        let (allow, lookup) = (self.allow_private, self.lookup.clone());
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow || is_public(a.ip())).collect();
-            if kept.is_empty() {
-                return Err(format!("{host} resolves only to private or loopback addresses, which are not allowed (SWITCHBOARD_ALLOW_PRIVATE_NETWORKS)").into());
-            }
+            let kept = resolve_checked(lookup.as_ref(), name.as_str(), 0, allow).await.map_err(|e| e.to_string())?;
             Ok(Box::new(kept.into_iter()) as Addrs)
         })
     }
@@ -149,6 +159,7 @@ pub struct Outbound {
     trusted: reqwest::Client,
     overrides: Arc<Vec<OriginOverride>>,
     allow_private: bool,
+    lookup: Arc<dyn HostLookup>,
     timeout: Duration,
     max_attempts: u32,
 }
@@ -161,6 +172,11 @@ impl std::fmt::Debug for Outbound {
 
 impl Outbound {
     pub fn new(settings: &Settings) -> Result<Self, reqwest::Error> {
+        Self::with_lookup(settings, Arc::new(SystemLookup))
+    }
+
+    /// A client resolving names with `lookup`.
+    pub fn with_lookup(settings: &Settings, lookup: Arc<dyn HostLookup>) -> Result<Self, reqwest::Error> {
         let extra = match &settings.extra_ca_pem {
             Some(pem) => reqwest::Certificate::from_pem_bundle(pem)?,
             None => Vec::new(),
@@ -169,17 +185,23 @@ impl Outbound {
             reqwest::Client::builder()
                 .tls_certs_merge(extra.clone())
                 .redirect(reqwest::redirect::Policy::none())
+                // Never an ambient HTTP(S)_PROXY: a proxy resolves names itself, past the address guard.
+                .no_proxy()
                 .connect_timeout(Duration::from_secs(10))
                 .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
                 .pool_idle_timeout(Duration::from_secs(60))
         };
         Ok(Self {
             guarded: base()
-                .dns_resolver(Arc::new(GuardedResolver { allow_private: settings.allow_private_networks }))
+                .dns_resolver(Arc::new(GuardedResolver {
+                    allow_private: settings.allow_private_networks,
+                    lookup: lookup.clone(),
+                }))
                 .build()?,
             trusted: base().build()?,
             overrides: Arc::new(settings.outbound_overrides.clone()),
             allow_private: settings.allow_private_networks,
+            lookup,
             timeout: Duration::from_secs(20),
             max_attempts: 3,
         })
@@ -199,6 +221,12 @@ impl Outbound {
             }
         }
         (url.clone(), false)
+    }
+
+    /// Resolves a user-supplied host for a connection made outside this client
+    /// (SMTP, subscriber checks): the public addresses, or all when private networks are allowed.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, OutboundError> {
+        resolve_checked(self.lookup.as_ref(), host, port, self.allow_private).await
     }
 
     /// Sends with retries as described in the module docs.
@@ -314,28 +342,6 @@ fn classify(e: reqwest::Error, host: &str, timeout: Duration) -> OutboundError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn private_and_special_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["1.1.1.1", "140.82.112.3", "2606:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
-    }
 
     #[test]
     fn overrides_keep_path_and_query() {

@@ -55,12 +55,28 @@ pub struct RateLimitSignals {
 pub struct Placeholder {
     pub label: String,
     pub pattern: String,
+    /// The end user gives this value when connecting (the `params` of a connect flow, e.g. a
+    /// Shopify shop), unless the integration fixes it. Without it, only the operator's
+    /// integration settings or the `default` set the value: it may name where the client
+    /// secret is sent (a self-managed host), so no caller may choose it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_account: bool,
+    /// `"url"`: the value is a whole URL, which must be https (http only where the operator
+    /// allows private networks). Never `per_account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<PlaceholderFormat>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub example: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceholderFormat {
+    Url,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -124,6 +140,10 @@ pub struct OAuth2 {
     /// The authorization server's issuer identifier, checked against `iss` on the callback (RFC 9207).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// The server always sends `iss` on its authorization responses (its metadata's
+    /// `authorization_response_iss_parameter_supported`): a callback without it is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub authorization_response_iss_parameter_supported: bool,
     /// A refresh endpoint other than `token_url` (Figma).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_url: Option<String>,

@@ -233,6 +233,12 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
             c.report(&key, "placeholder names are snake_case");
         }
         c.non_empty(&format!("{key}.label"), &ph.label);
+        if ph.per_account && ph.format.is_some() {
+            c.report(
+                &format!("{key}.per_account"),
+                "a URL placeholder names an endpoint: only the operator's integration sets it",
+            );
+        }
         let integration_supplied = p.id == "custom-oauth2";
         if ph.default.is_none() && ph.example.is_none() && !integration_supplied {
             c.report(
@@ -361,6 +367,8 @@ fn check_oauth2(
     }
     if let Some(i) = &o.issuer {
         c.template("oauth2.issuer", i, placeholders, true, false);
+    } else if o.authorization_response_iss_parameter_supported {
+        c.report("oauth2.authorization_response_iss_parameter_supported", "declare the `issuer` it sends");
     }
     if let Some(r) = &o.refresh_url {
         c.template("oauth2.refresh_url", r, placeholders, true, false);

@@ -61,12 +61,17 @@ impl Outcome {
 
 impl Services {
     pub async fn audit(&self, actor: &Principal, event: AuditEvent<'_>) -> ServiceResult<()> {
+        self.audit_as(&actor.to_string(), event).await
+    }
+
+    /// As [`Self::audit`], for an actor recorded earlier (the one that started a connect flow).
+    pub async fn audit_as(&self, actor: &str, event: AuditEvent<'_>) -> ServiceResult<()> {
         let now = self.clock.now();
         let rec = NewAudit {
             id: AuditId::generate(now).to_string(),
             at: now.millis(),
             org: event.org.map(str::to_owned),
-            actor: actor.to_string(),
+            actor: actor.to_owned(),
             action: event.action.to_owned(),
             target_kind: event.target_kind.to_owned(),
             target_id: event.target_id.to_owned(),

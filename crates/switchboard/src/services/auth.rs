@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use switchboard_core::access::{Principal, Role};
-use switchboard_core::ids::{ApiKeyId, OrgId, UserId};
+use switchboard_core::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use switchboard_core::time::Timestamp;
 use switchboard_core::token::{NewToken, TokenDigest, TokenKind};
 
 use super::audit::{AuditEvent, Outcome};
 use super::{ServiceError, ServiceResult, Services};
-use crate::store::SessionRecord;
+use crate::store::{Page, SessionRecord};
 
 /// How often a key's `last_used_at` is refreshed: bounded writes on the hot path.
 const TOUCH_INTERVAL_MS: i64 = 60_000;
@@ -25,6 +25,7 @@ pub struct SessionRequest {
 
 #[derive(Debug)]
 pub struct IssuedSession {
+    pub id: SessionId,
     pub token: NewToken,
     pub org: OrgId,
     pub user: UserId,
@@ -78,7 +79,9 @@ impl Services {
         let now = self.clock.now();
         let expires_at = now.plus(Duration::from_secs(ttl));
         let token = NewToken::mint(TokenKind::Session);
+        let id = SessionId::generate(now);
         let rec = SessionRecord {
+            id: id.to_string(),
             org: org.to_string(),
             user_id: user.to_string(),
             role: role.as_str().to_owned(),
@@ -95,10 +98,52 @@ impl Services {
                 target_kind: "user",
                 target_id: user.as_str(),
                 outcome: Outcome::Success,
-                detail: serde_json::json!({ "role": role.as_str(), "expires_at": expires_at.to_rfc3339() }),
+                detail: serde_json::json!({ "session": id.as_str(), "role": role.as_str(), "expires_at": expires_at.to_rfc3339() }),
             },
         )
         .await?;
-        Ok(IssuedSession { token, org, user, role, expires_at })
+        Ok(IssuedSession { id, token, org, user, role, expires_at })
+    }
+
+    /// Who may see and end which sessions: a secret key any (of one org when
+    /// given), an admin session those of its org, a member session its own.
+    fn session_scope(actor: &Principal, org: Option<&OrgId>) -> ServiceResult<(Option<String>, Option<String>)> {
+        let scope = actor.scope(org).map_err(|e| super::access(e, "session"))?;
+        let user = if actor.is_member() { actor.user().map(|u| u.as_str().to_owned()) } else { None };
+        Ok((scope.filter().map(str::to_owned), user))
+    }
+
+    /// Live sessions (never their tokens).
+    pub async fn list_sessions(
+        &self,
+        actor: &Principal,
+        org: Option<&OrgId>,
+        page: Page,
+    ) -> ServiceResult<Vec<SessionRecord>> {
+        let (org, user) = Self::session_scope(actor, org)?;
+        Ok(self.store.live_sessions(org.as_deref(), user.as_deref(), self.clock.now().millis(), &page).await?)
+    }
+
+    /// Ends a session: its token is refused from the next request on, on every instance.
+    pub async fn revoke_session(&self, actor: &Principal, id: &str) -> ServiceResult<()> {
+        let not_found =
+            || ServiceError::not_found(format!("session {:?} not found", switchboard_core::ids::truncate_for_message(id)));
+        if SessionId::parse(id).is_none() {
+            return Err(not_found());
+        }
+        let (org, user) = Self::session_scope(actor, None)?;
+        let rec = self.store.delete_session(id, org.as_deref(), user.as_deref()).await?.ok_or_else(not_found)?;
+        self.audit(
+            actor,
+            AuditEvent {
+                org: Some(&rec.org),
+                action: "session.revoke",
+                target_kind: "session",
+                target_id: &rec.id,
+                outcome: Outcome::Success,
+                detail: serde_json::json!({ "user": rec.user_id, "role": rec.role }),
+            },
+        )
+        .await
     }
 }

@@ -42,6 +42,11 @@ pub struct StartRequest {
     pub params: Map<String, Value>,
     /// Re-authorize this existing connection (reconnect, or ask for more scopes).
     pub connection: Option<String>,
+    /// Re-authorising may sign in to another account than the connection's (otherwise refused).
+    pub replace_account: bool,
+    /// Bind the flow to the browser that sent this request: the answer carries a
+    /// cookie that the callback must see again.
+    pub bind_browser: bool,
 }
 
 #[derive(Debug)]
@@ -49,6 +54,14 @@ pub struct Started {
     pub auth_url: url::Url,
     pub handshake_id: String,
     pub expires_at: Timestamp,
+    /// The cookie binding the flow to this browser: `(name, value)`, set on the start answer.
+    pub browser_cookie: Option<(String, SecretString)>,
+}
+
+/// The name of the cookie that binds handshake `id` to a browser.
+#[must_use]
+pub fn binding_cookie_name(handshake_id: &str) -> String {
+    format!("sb_hs_{handshake_id}")
 }
 
 /// A handshake as a client polls it.
@@ -96,15 +109,18 @@ pub fn redirect_allowed(candidate: &url::Url, allowed: &[String]) -> bool {
 }
 
 impl Services {
-    /// The OAuth app for a provider through an integration, with placeholder values.
+    /// The OAuth app for a provider through an integration. `account` holds the
+    /// per-account placeholder values of one connection (a Shopify shop); every
+    /// other value comes from the integration, whose settings always win.
     pub(crate) async fn oauth_app(
         &self,
         integration: &IntegrationRecord,
         provider: &Provider,
-        placeholders: BTreeMap<String, String>,
+        account: &BTreeMap<String, String>,
     ) -> ServiceResult<OAuthApp> {
         let settings: Map<String, Value> = serde_json::from_str(&integration.settings).unwrap_or_default();
         let spec = oauth::effective_spec(provider, &settings)?;
+        let placeholders = placeholder_values(provider, &settings, account, self.settings.allow_private_networks)?;
         let redirect_uri = integration.redirect_uri.clone().unwrap_or_else(|| {
             let mut u = self.settings.public_url.clone();
             u.set_path("/oauth/callback");
@@ -148,60 +164,42 @@ impl Services {
         }
     }
 
-    /// Placeholder values: the start request's params, then the integration's settings, then defaults; each checked.
-    fn placeholders(
+    /// The per-account values a connect flow's caller gives (`params`): only
+    /// placeholders the catalog marks `per_account`, never one the integration fixes.
+    fn account_params(
         provider: &Provider,
         settings: &Map<String, Value>,
         params: &Map<String, Value>,
     ) -> ServiceResult<BTreeMap<String, String>> {
-        for k in params.keys() {
-            if !provider.placeholders.contains_key(k) {
-                let known: Vec<_> = provider.placeholders.keys().map(String::as_str).collect();
+        let mut out = BTreeMap::new();
+        for (k, v) in params {
+            let field = format!("params.{k}");
+            let Some(ph) = provider.placeholders.get(k) else {
+                let known: Vec<_> =
+                    provider.placeholders.iter().filter(|(_, p)| p.per_account).map(|(n, _)| n.as_str()).collect();
                 let takes =
                     if known.is_empty() { "no params".to_owned() } else { format!("the params: {}", known.join(", ")) };
-                return Err(ServiceError::invalid(&format!("params.{k}"), format!("{} takes {takes}", provider.name)));
-            }
-        }
-        let mut out = BTreeMap::new();
-        for (name, ph) in &provider.placeholders {
-            let value = params
-                .get(name)
-                .or_else(|| settings.get(name))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| ph.default.clone());
-            let Some(value) = value else {
-                return Err(ServiceError::invalid(
-                    &format!("params.{name}"),
-                    format!(
-                        "{} needs {} ({name}): {}",
-                        provider.name,
-                        ph.label,
-                        ph.help.as_deref().unwrap_or("see the catalog entry")
-                    ),
-                ));
+                return Err(ServiceError::invalid(&field, format!("{} takes {takes}", provider.name)));
             };
-            let ok = regex::Regex::new(&ph.pattern).map(|re| re.is_match(&value)).unwrap_or(false);
-            if !ok {
+            if !ph.per_account {
                 return Err(ServiceError::invalid(
-                    &format!("params.{name}"),
+                    &field,
                     format!(
-                        "{} {} ({name}) {value:?} is not valid: {}",
-                        provider.name,
-                        ph.label,
-                        ph.help.as_deref().unwrap_or(&ph.pattern)
+                        "{} ({k}) is set by the operator in the integration's settings, not when connecting; leave params.{k} out",
+                        ph.label
                     ),
                 ));
             }
-            out.insert(name.clone(), value);
-        }
-        // custom-oauth2's endpoints beyond the two placeholders live in its settings.
-        if provider.id == super::integrations::CUSTOM_OAUTH2 {
-            for (k, v) in settings {
-                if let Some(s) = v.as_str() {
-                    out.entry(k.clone()).or_insert_with(|| s.to_owned());
-                }
+            if settings.contains_key(k) {
+                return Err(ServiceError::invalid(
+                    &field,
+                    format!("this integration fixes {} ({k}); leave params.{k} out", ph.label),
+                ));
             }
+            let value = v.as_str().ok_or_else(|| {
+                ServiceError::invalid(&field, format!("params.{k} must be a string: {}", ph.label))
+            })?;
+            out.insert(k.clone(), value.to_owned());
         }
         Ok(out)
     }
@@ -228,8 +226,7 @@ impl Services {
         })?;
         let provider = self.flow_provider(&integration, req.provider.as_deref())?;
         let settings: Map<String, Value> = serde_json::from_str(&integration.settings).unwrap_or_default();
-        let placeholders = Self::placeholders(&provider, &settings, &req.params)?;
-        let app = self.oauth_app(&integration, &provider, placeholders.clone()).await?;
+        let mut account = Self::account_params(&provider, &settings, &req.params)?;
 
         if let Some(c) = &req.connection {
             let existing = self.visible_connection(actor, c).await?;
@@ -239,7 +236,28 @@ impl Services {
                     format!("connection {c:?} is not a {} connection of org {org}", provider.name),
                 ));
             }
+            // Re-authorising replaces the connection's tokens: as PATCH and DELETE, owner or admin only.
+            Self::require_owner_or_admin(actor, &existing, "re-authorising a connection")?;
+            // The same account again, unless the caller names another one.
+            let stored: BTreeMap<String, String> = serde_json::from_str(&existing.params).unwrap_or_default();
+            for (k, v) in stored {
+                account.entry(k).or_insert(v);
+            }
+        } else if req.replace_account {
+            return Err(ServiceError::invalid(
+                "replace_account",
+                "replace_account applies to re-authorising: give the connection too",
+            ));
         }
+        let app = self.oauth_app(&integration, &provider, &account).await.map_err(|e| match e {
+            // A missing or wrong per-account value is the caller's to fix under params.
+            ServiceError::Invalid { field, message }
+                if provider.placeholders.get(&field).is_some_and(|p| p.per_account) =>
+            {
+                ServiceError::Invalid { field: format!("params.{field}"), message }
+            }
+            other => other,
+        })?;
         let redirect_uri = match &req.redirect_uri {
             None => None,
             Some(r) => {
@@ -295,6 +313,7 @@ impl Services {
         };
         let expires_at = now.plus(self.settings.oauth_state_ttl);
         let auth_url = app.authorize_url(&scopes, state.expose_secret(), pkce.then_some(challenge.as_str()))?;
+        let browser_cookie = req.bind_browser.then(|| (binding_cookie_name(&id), oauth::new_state()));
         let rec = HandshakeRecord {
             id: id.clone(),
             state_digest: TokenDigest::of(state.expose_secret()).as_str().to_owned(),
@@ -307,7 +326,7 @@ impl Services {
             shared: i32::from(shared),
             redirect_uri,
             scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()),
-            params: serde_json::to_string(&placeholders).unwrap_or_else(|_| "{}".into()),
+            params: serde_json::to_string(&account).unwrap_or_else(|_| "{}".into()),
             pkce_verifier: sealed_verifier,
             expected_issuer: app.issuer()?,
             status: "pending".into(),
@@ -316,6 +335,9 @@ impl Services {
             created_at: now.millis(),
             expires_at: expires_at.millis(),
             completed_at: None,
+            started_by: actor.to_string(),
+            replace_account: i32::from(req.replace_account),
+            browser_digest: browser_cookie.as_ref().map(|(_, v)| TokenDigest::of(v.expose_secret()).as_str().to_owned()),
         };
         self.store.insert_handshake(&rec).await?;
         self.audit(
@@ -326,12 +348,15 @@ impl Services {
                 target_kind: "handshake",
                 target_id: &id,
                 outcome: Outcome::Success,
-                detail: serde_json::json!({ "provider": provider.id, "integration": integration.id, "scopes": scopes }),
+                detail: serde_json::json!({
+                    "provider": provider.id, "integration": integration.id, "scopes": scopes,
+                    "connection": req.connection, "browser_bound": req.bind_browser,
+                }),
             },
         )
         .await?;
         let (auth_url, _) = self.outbound.rewrite(&auth_url);
-        Ok(Started { auth_url, handshake_id: id, expires_at })
+        Ok(Started { auth_url, handshake_id: id, expires_at, browser_cookie })
     }
 
     pub async fn handshake_status(&self, actor: &Principal, id: &str) -> ServiceResult<HandshakeView> {
@@ -366,7 +391,12 @@ impl Services {
     }
 
     /// Completes a flow from the provider's redirect. Never panics, never stores anything on a refused request.
-    pub async fn oauth_callback(&self, query: &BTreeMap<String, String>) -> CallbackOutcome {
+    /// `cookies` are the browser's, for flows bound to one browser.
+    pub async fn oauth_callback(
+        &self,
+        query: &BTreeMap<String, String>,
+        cookies: &BTreeMap<String, String>,
+    ) -> CallbackOutcome {
         let page = |status: u16, title: &str, message: String| CallbackOutcome::Page {
             ok: false,
             title: title.to_owned(),
@@ -405,7 +435,14 @@ impl Services {
                 );
             }
         };
-        match self.complete_handshake(&h, query, now).await {
+        let result = match browser_matches(&h, cookies) {
+            true => self.complete_handshake(&h, query, now).await,
+            false => Err((
+                "browser_mismatch".to_owned(),
+                "the sign-in finished in another browser than the one that started it; nothing was stored".to_owned(),
+            )),
+        };
+        match result {
             Ok(connection_id) => {
                 let _ = self
                     .store
@@ -420,8 +457,8 @@ impl Services {
                     .finish_handshake(&h.id, "failed", None, Some((&code, &message)), self.clock.now().millis())
                     .await;
                 let _ = self
-                    .audit(
-                        &Principal::System,
+                    .audit_as(
+                        &h.started_by,
                         AuditEvent {
                             org: Some(&h.org),
                             action: "oauth.callback",
@@ -457,25 +494,31 @@ impl Services {
             return CallbackOutcome::Redirect(target);
         }
         let provider = self.catalog.get(&h.provider).map_or_else(|| h.provider.clone(), |p| p.name.clone());
-        match result {
-            Ok(id) => CallbackOutcome::Page {
-                ok: true,
-                title: format!("{provider} is connected"),
-                message: "You can close this window.".into(),
-                notify: Some(
-                    serde_json::json!({ "type": "switchboard:oauth", "status": "success", "connection_id": id, "handshake_id": h.id }),
-                ),
-                http_status: 200,
-            },
-            Err((code, message)) => CallbackOutcome::Page {
-                ok: false,
-                title: format!("{provider} was not connected"),
-                message: message.to_owned(),
-                notify: Some(
-                    serde_json::json!({ "type": "switchboard:oauth", "status": "error", "code": code, "handshake_id": h.id }),
-                ),
-                http_status: 200,
-            },
+        // The page tells its opener only when the operator named the app's origins: a message to
+        // any origin ("*") would hand the result to whatever page opened this window.
+        let can_notify = !self.settings.allowed_redirects.is_empty();
+        let no_opener = " This server has no app origins configured (SWITCHBOARD_ALLOWED_REDIRECTS), so this window cannot tell the app: close it and go back to the app.";
+        let (ok, title, message, notify) = match result {
+            Ok(id) => (
+                true,
+                format!("{provider} is connected"),
+                "You can close this window.".to_owned(),
+                serde_json::json!({ "type": "switchboard:oauth", "status": "success", "connection_id": id, "handshake_id": h.id }),
+            ),
+            // A fixed text per code; the provider's own words go to the handshake's error.
+            Err((code, _)) => (
+                false,
+                format!("{provider} was not connected"),
+                failure_message(code).to_owned(),
+                serde_json::json!({ "type": "switchboard:oauth", "status": "error", "code": code, "handshake_id": h.id }),
+            ),
+        };
+        CallbackOutcome::Page {
+            ok,
+            title,
+            message: if can_notify { message } else { format!("{message}{no_opener}") },
+            notify: can_notify.then_some(notify),
+            http_status: 200,
         }
     }
 
@@ -501,12 +544,23 @@ impl Services {
             .get(&h.provider)
             .cloned()
             .ok_or_else(|| fail("server_error", "the provider left the catalog".into()))?;
-        let placeholders: BTreeMap<String, String> = serde_json::from_str(&h.params).unwrap_or_default();
+        let account: BTreeMap<String, String> = serde_json::from_str(&h.params).unwrap_or_default();
         let app = self
-            .oauth_app(&integration, &provider, placeholders)
+            .oauth_app(&integration, &provider, &account)
             .await
             .map_err(|e| fail("server_error", e.to_string()))?;
 
+        // RFC 9207: a server that always names itself must do so; a missing `iss` may be a mix-up.
+        if app.spec.authorization_response_iss_parameter_supported
+            && h.expected_issuer.is_some()
+            && !query.contains_key("iss")
+        {
+            return Err(fail(
+                "issuer_missing",
+                "the response does not name its issuer (iss), which this provider always sends; nothing was stored"
+                    .into(),
+            ));
+        }
         // RFC 9207: a response naming another issuer is a mix-up attack.
         if let (Some(expected), Some(iss)) = (&h.expected_issuer, query.get("iss"))
             && expected.trim_end_matches('/') != iss.trim_end_matches('/')
@@ -580,9 +634,48 @@ impl Services {
             }
         };
         metadata.extend(account.metadata.clone());
+        if let Some(existing) = &h.connection_id {
+            self.check_same_account(h, existing, &account).await?;
+        }
         self.store_oauth_connection(h, &app, answer, account, metadata, now)
             .await
             .map_err(|e| fail("server_error", e.to_string()))
+    }
+
+    /// Re-authorising keeps the connection's account: another one is refused
+    /// unless the flow was started with `replace_account`.
+    async fn check_same_account(
+        &self,
+        h: &HandshakeRecord,
+        connection_id: &str,
+        account: &super::connector::Account,
+    ) -> Result<(), (String, String)> {
+        if h.replace_account != 0 {
+            return Ok(());
+        }
+        let existing = match self.store.connection(connection_id, Some(&h.org)).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                return Err(("connection_removed".into(), "the connection was removed during the sign-in".into()));
+            }
+            Err(e) => return Err(("server_error".into(), e.to_string())),
+        };
+        match (&existing.account_id, &account.id) {
+            (Some(was), Some(now)) if was == now => Ok(()),
+            (None, _) => Ok(()),
+            (Some(_), Some(_)) => Err((
+                "account_mismatch".into(),
+                format!(
+                    "signed in as {} but the connection is {}; nothing was stored (start again with replace_account to switch accounts)",
+                    account.name.as_deref().or(account.id.as_deref()).unwrap_or("another account"),
+                    existing.account_name.as_deref().or(existing.account_id.as_deref()).unwrap_or("another account"),
+                ),
+            )),
+            (Some(_), None) => Err((
+                "account_mismatch".into(),
+                "the account signed in could not be read, so it cannot be checked against the connection's; nothing was stored".into(),
+            )),
+        }
     }
 
     async fn store_oauth_connection(
@@ -608,8 +701,12 @@ impl Services {
             Some(n) => format!("{} ({n})", app.provider.name),
             None => app.provider.name.clone(),
         });
-        let public_params: BTreeMap<&String, &String> =
-            app.placeholders.iter().filter(|(k, _)| app.provider.placeholders.contains_key(*k)).collect();
+        // Only the per-account values are the connection's; the rest is read from the integration each time.
+        let public_params: BTreeMap<&String, &String> = app
+            .placeholders
+            .iter()
+            .filter(|(k, _)| app.provider.placeholders.get(*k).is_some_and(|p| p.per_account))
+            .collect();
         let rec = ConnectionRecord {
             id: id.clone(),
             org: h.org.clone(),
@@ -650,8 +747,8 @@ impl Services {
         let lifecycle = if h.connection_id.is_some() { "connection.reauthorized" } else { "connection.created" };
         self.emit_lifecycle(&rec.org, lifecycle, &rec.id, serde_json::json!({ "provider": rec.provider, "auth_mode": "oauth2", "account_id": rec.account_id, "account_name": rec.account_name }))
             .await;
-        self.audit(
-            &Principal::System,
+        self.audit_as(
+            &h.started_by,
             AuditEvent {
                 org: Some(&rec.org),
                 action,
@@ -676,6 +773,93 @@ impl Services {
     pub(crate) async fn open_tokens(&self, rec: &ConnectionRecord) -> ServiceResult<OAuthTokens> {
         let plain = self.vault.open_sealed(&token_binding(&rec.org, &rec.id), &rec.credentials).await?;
         serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(format!("stored tokens: {e}")))
+    }
+}
+
+/// Every placeholder's value: the integration's setting, else (for a
+/// `per_account` placeholder) the connection's own value, else the default;
+/// each checked against its pattern, and URLs against the https rule.
+pub(crate) fn placeholder_values(
+    provider: &Provider,
+    settings: &Map<String, Value>,
+    account: &BTreeMap<String, String>,
+    allow_private: bool,
+) -> ServiceResult<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (name, ph) in &provider.placeholders {
+        let value = settings
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| account.get(name).filter(|_| ph.per_account).cloned())
+            .or_else(|| ph.default.clone());
+        let Some(value) = value else {
+            let who = if ph.per_account { "the connect flow's params" } else { "the integration's settings" };
+            return Err(ServiceError::invalid(
+                name,
+                format!(
+                    "{} needs {} ({name}) in {who}: {}",
+                    provider.name,
+                    ph.label,
+                    ph.help.as_deref().unwrap_or("see the catalog entry")
+                ),
+            ));
+        };
+        check_placeholder(ph, &value, allow_private).map_err(|why| {
+            ServiceError::invalid(name, format!("{} {} ({name}) {value:?} is not valid: {why}", provider.name, ph.label))
+        })?;
+        out.insert(name.clone(), value);
+    }
+    Ok(out)
+}
+
+/// A placeholder value against its pattern; a URL must be https (http only where private networks are allowed).
+pub(crate) fn check_placeholder(
+    ph: &switchboard_core::catalog::Placeholder,
+    value: &str,
+    allow_private: bool,
+) -> Result<(), String> {
+    let help = || ph.help.clone().unwrap_or_else(|| ph.pattern.clone());
+    if !regex::Regex::new(&ph.pattern).is_ok_and(|re| re.is_match(value)) {
+        return Err(help());
+    }
+    if ph.format == Some(switchboard_core::catalog::PlaceholderFormat::Url) {
+        let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_private => {}
+            _ => return Err("it must be an https URL".into()),
+        }
+    }
+    Ok(())
+}
+
+/// Whether the browser finishing a bound flow holds its cookie.
+fn browser_matches(h: &HandshakeRecord, cookies: &BTreeMap<String, String>) -> bool {
+    let Some(expected) = &h.browser_digest else { return true };
+    let Some(given) = cookies.get(&binding_cookie_name(&h.id)) else { return false };
+    let given = TokenDigest::of(given);
+    bool::from(subtle::ConstantTimeEq::ct_eq(given.as_str().as_bytes(), expected.as_bytes()))
+}
+
+/// What the callback page says for each failure: fixed texts, so no provider's
+/// words are ever shown on this server's origin.
+fn failure_message(code: &str) -> &'static str {
+    match code {
+        "access_denied" => "Access was not granted. You can close this window and try again from the app.",
+        "browser_mismatch" => {
+            "This sign-in was started in another browser. Start connecting again from the app, in this browser."
+        }
+        "account_mismatch" => {
+            "You signed in with a different account than the one this connection belongs to. Nothing was changed."
+        }
+        "issuer_mismatch" | "issuer_missing" | "invalid_signature" | "shop_mismatch" => {
+            "The answer from the provider could not be verified, so nothing was stored. Start connecting again from the app."
+        }
+        "integration_removed" | "connection_removed" => {
+            "The app's connection settings changed during the sign-in. Start connecting again from the app."
+        }
+        _ => "The provider did not complete the sign-in. Start connecting again from the app; if it keeps failing, tell the app's administrator.",
     }
 }
 

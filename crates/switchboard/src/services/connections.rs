@@ -190,7 +190,7 @@ impl Services {
     ) -> ServiceResult<(Account, Option<service_account::Minted>)> {
         let Some(test) = &spec.test else { return Ok((Account::default(), None)) };
         match test.kind {
-            Some(TestKind::Smtp) => return Ok((smtp::test(fields, &self.settings).await?, None)),
+            Some(TestKind::Smtp) => return Ok((smtp::test(fields, &self.settings, &self.outbound).await?, None)),
             Some(TestKind::ServiceAccount) => {
                 let (account, minted) = self.mint_service_account(provider, fields).await?;
                 return Ok((account, Some(minted)));
@@ -414,7 +414,7 @@ impl Services {
     }
 
     /// Only an admin, a secret key, or the connection's owner may change or remove it.
-    fn require_owner_or_admin(actor: &Principal, rec: &ConnectionRecord, what: &str) -> ServiceResult<()> {
+    pub(crate) fn require_owner_or_admin(actor: &Principal, rec: &ConnectionRecord, what: &str) -> ServiceResult<()> {
         if let Principal::Session { user, role: Role::Member, .. } = actor
             && rec.owner.as_deref() != Some(user.as_str())
         {

@@ -249,9 +249,9 @@ impl Services {
                         return Err(ServiceError::invalid(field, "client_auth must be \"basic\" or \"post\""));
                     }
                 }
-                (true, "pkce") => {
+                (true, "pkce" | "authorization_response_iss_parameter_supported") => {
                     if !value.is_boolean() {
-                        return Err(ServiceError::invalid(field, "pkce must be true or false"));
+                        return Err(ServiceError::invalid(field, format!("{field} must be true or false")));
                     }
                 }
                 _ => {
@@ -266,14 +266,11 @@ impl Services {
                             },
                         )
                     })?;
-                    let s = value.as_str().unwrap_or_default();
-                    let ok = regex::Regex::new(&ph.pattern).map(|re| re.is_match(s)).unwrap_or(false);
-                    if !ok {
-                        return Err(ServiceError::invalid(
-                            field,
-                            format!("{field}: {} ({:?} does not fit)", ph.help.as_deref().unwrap_or(&ph.label), s),
-                        ));
-                    }
+                    let s = value.as_str().ok_or_else(|| {
+                        ServiceError::invalid(field, format!("{field} must be a string: {}", ph.label))
+                    })?;
+                    super::connect::check_placeholder(ph, s, self.settings.allow_private_networks)
+                        .map_err(|why| ServiceError::invalid(field, format!("{field} {s:?} does not fit: {why}")))?;
                 }
             }
         }

@@ -198,8 +198,8 @@ impl Services {
             self.catalog.get(&rec.provider).cloned().ok_or_else(|| {
                 RefreshError::Other(ServiceError::Internal(format!("{} left the catalog", rec.provider)))
             })?;
-        let placeholders = serde_json::from_str(&rec.params).unwrap_or_default();
-        let app = self.oauth_app(&integration, &provider, placeholders).await.map_err(RefreshError::Other)?;
+        let account = serde_json::from_str(&rec.params).unwrap_or_default();
+        let app = self.oauth_app(&integration, &provider, &account).await.map_err(RefreshError::Other)?;
         let old = self.open_tokens(rec).await.map_err(RefreshError::Other)?;
         let Some(refresh_token) = old.refresh_token.clone() else {
             return Err(RefreshError::Token(TokenError::Grant {
@@ -334,8 +334,8 @@ impl Services {
             .map_err(|e| e.to_string())?
             .ok_or("the integration was removed")?;
         let provider = self.catalog.get(&rec.provider).cloned().ok_or("the provider left the catalog")?;
-        let placeholders = serde_json::from_str(&rec.params).unwrap_or_default();
-        let app = self.oauth_app(&integration, &provider, placeholders).await.map_err(|e| e.to_string())?;
+        let account = serde_json::from_str(&rec.params).unwrap_or_default();
+        let app = self.oauth_app(&integration, &provider, &account).await.map_err(|e| e.to_string())?;
         if app.spec.revoke.is_none() {
             return Ok(false);
         }
@@ -356,7 +356,7 @@ impl Services {
                 .cloned()
                 .ok_or_else(|| ServiceError::Internal("provider left the catalog".into()))?;
             let app =
-                self.oauth_app(&integration, &provider, serde_json::from_str(&rec.params).unwrap_or_default()).await?;
+                self.oauth_app(&integration, &provider, &serde_json::from_str(&rec.params).unwrap_or_default()).await?;
             let tokens = self.open_tokens(rec).await?;
             let metadata: std::collections::BTreeMap<String, Value> =
                 serde_json::from_str(&rec.metadata).unwrap_or_default();

@@ -63,7 +63,19 @@ impl Services {
         clock: Arc<dyn Clock>,
         settings: Arc<Settings>,
     ) -> Result<Self, reqwest::Error> {
-        let outbound = crate::outbound::Outbound::new(&settings)?;
+        Self::with_lookup(store, vault, catalog, clock, settings, Arc::new(crate::outbound::SystemLookup))
+    }
+
+    /// As [`Self::new`], resolving outbound host names with `lookup`.
+    pub fn with_lookup(
+        store: Store,
+        vault: Vault,
+        catalog: Catalog,
+        clock: Arc<dyn Clock>,
+        settings: Arc<Settings>,
+        lookup: Arc<dyn crate::outbound::HostLookup>,
+    ) -> Result<Self, reqwest::Error> {
+        let outbound = crate::outbound::Outbound::with_lookup(&settings, lookup)?;
         let delivery_wakeup = Arc::new(tokio::sync::Notify::new());
         Ok(Self {
             event_writer: events::EventWriter::spawn(store.clone(), delivery_wakeup.clone()),

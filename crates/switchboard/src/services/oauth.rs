@@ -460,6 +460,8 @@ pub fn effective_spec(provider: &Provider, settings: &Map<String, Value>) -> Res
         spec.pkce = p;
     }
     spec.issuer = s("issuer");
+    spec.authorization_response_iss_parameter_supported =
+        settings.get("authorization_response_iss_parameter_supported").and_then(Value::as_bool).unwrap_or(false);
     if let Some(u) = s("userinfo_url") {
         spec.identity =
             Some(request(&u, Method::GET, RequestAuth::Bearer, BodyKind::None, &[], Some(("sub", "name", "email"))));

@@ -7,30 +7,37 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 
+use std::net::SocketAddr;
+
 use super::ServiceError;
 use super::connector::{Account, Fields};
 use crate::config::Settings;
-use crate::outbound::is_public;
+use crate::outbound::{Outbound, OutboundError};
+
+/// Longest piece of an SMTP server's reply text shown to the caller.
+const MAX_REPLY_TEXT: usize = 120;
 
 fn field(name: &str, message: String) -> ServiceError {
     ServiceError::invalid(&format!("credentials.{name}"), message)
 }
 
-/// Refuses hosts on the private network unless the operator allows them.
-async fn check_host(host: &str, port: u16, settings: &Settings) -> Result<(), ServiceError> {
-    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| ServiceError::Provider(format!("the SMTP host {host} could not be resolved: {e}")))?
-        .collect();
-    if !settings.allow_private_networks && addrs.iter().any(|a| !is_public(a.ip())) {
-        return Err(field(
+/// Resolves the host once and picks the address to connect to: refused when it
+/// is on the private network and the operator does not allow that. The
+/// connection then goes to this address, so a name that changes its answer
+/// between the check and the connect (DNS rebinding) cannot reach another one.
+async fn checked_address(host: &str, port: u16, outbound: &Outbound) -> Result<SocketAddr, ServiceError> {
+    match outbound.resolve(host, port).await {
+        Ok(addrs) => addrs.into_iter().next().ok_or_else(|| {
+            ServiceError::Provider(format!("the SMTP host {host} resolves to no address"))
+        }),
+        Err(OutboundError::Refused(_)) => Err(field(
             "host",
             format!(
                 "{host} is on a private or loopback network, which this server does not allow (SWITCHBOARD_ALLOW_PRIVATE_NETWORKS)"
             ),
-        ));
+        )),
+        Err(e) => Err(ServiceError::Provider(format!("the SMTP host {host} could not be resolved: {e}"))),
     }
-    Ok(())
 }
 
 fn tls_parameters(host: &str, settings: &Settings) -> Result<TlsParameters, ServiceError> {
@@ -43,7 +50,7 @@ fn tls_parameters(host: &str, settings: &Settings) -> Result<TlsParameters, Serv
 }
 
 /// Runs the SMTP handshake with these settings and credentials.
-pub async fn test(fields: &Fields, settings: &Settings) -> Result<Account, ServiceError> {
+pub async fn test(fields: &Fields, settings: &Settings, outbound: &Outbound) -> Result<Account, ServiceError> {
     let host = fields.get("host").ok_or_else(|| field("host", "SMTP host is required".into()))?;
     let port: u16 = fields
         .get("port")
@@ -51,7 +58,7 @@ pub async fn test(fields: &Fields, settings: &Settings) -> Result<Account, Servi
         .parse()
         .map_err(|_| field("port", "SMTP port must be a number from 1 to 65535".into()))?;
     let security = fields.get("security").unwrap_or("starttls");
-    check_host(host, port, settings).await?;
+    let address = checked_address(host, port, outbound).await?;
     let logging_in = fields.get("username").is_some();
     let tls = match security {
         // Never send a password in the clear: with a login, STARTTLS is required.
@@ -60,7 +67,8 @@ pub async fn test(fields: &Fields, settings: &Settings) -> Result<Account, Servi
         "tls" => Tls::Wrapper(tls_parameters(host, settings)?),
         _ => Tls::None,
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+    // Connect to the checked address; the host name is kept for TLS (SNI and the certificate check).
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.ip().to_string())
         .port(port)
         .tls(tls)
         .timeout(Some(Duration::from_secs(15)));
@@ -91,20 +99,58 @@ pub async fn test(fields: &Fields, settings: &Settings) -> Result<Account, Servi
 
 fn classify(e: &lettre::transport::smtp::Error, host: &str, port: u16, fields: &Fields) -> ServiceError {
     let secrets: Vec<String> = fields.get("password").map(|p| vec![p.to_owned()]).unwrap_or_default();
-    let text = super::connector::scrub(&e.to_string(), &secrets);
+    let text = reply_text(&super::connector::scrub(&e.to_string(), &secrets));
     let code = e.status().map(|c| c.to_string());
+    // What the caller sees of the server: its reply code and a short, printable text.
+    let said = match &code {
+        Some(c) if text.is_empty() => format!(" (reply {c})"),
+        Some(c) => format!(" (reply {c}: {text})"),
+        None => String::new(),
+    };
     // 530/534/535/538 are the authentication refusals of RFC 4954.
     let auth_refused = code.as_deref().is_some_and(|c| matches!(c, "530" | "534" | "535" | "538"));
     if auth_refused || (e.is_permanent() && text.to_ascii_lowercase().contains("auth")) {
-        return ServiceError::InvalidCredentials(format!("the SMTP server at {host}:{port} refused the login: {text}"));
+        return ServiceError::InvalidCredentials(format!("the SMTP server at {host}:{port} refused the login{said}"));
     }
     if e.is_permanent() {
-        return ServiceError::InvalidCredentials(format!("the SMTP server at {host}:{port} refused: {text}"));
+        return ServiceError::InvalidCredentials(format!("the SMTP server at {host}:{port} refused{said}"));
     }
     if e.is_tls() || text.contains("certificate") || text.to_ascii_lowercase().contains("handshake") {
         return ServiceError::Provider(format!(
             "TLS with the SMTP server at {host}:{port} failed: {text} (if it uses an internal CA, trust it with SWITCHBOARD_EXTRA_CA_FILE)"
         ));
     }
-    ServiceError::Provider(format!("could not talk to the SMTP server at {host}:{port}: {text}"))
+    if code.is_some() {
+        return ServiceError::Provider(format!("the SMTP server at {host}:{port} failed{said}"));
+    }
+    let why = if e.is_timeout() { "it did not answer in time" } else { "the connection failed or was not SMTP" };
+    ServiceError::Provider(format!("could not talk to the SMTP server at {host}:{port}: {why}"))
+}
+
+/// The reply text of an error, bounded and reduced to printable ASCII, so a
+/// server that is not SMTP (or a hostile one) cannot echo its content through us.
+fn reply_text(message: &str) -> String {
+    // lettre writes "permanent error (535): 5.7.8 text"; keep what follows the code.
+    let text = message.split_once("): ").map_or(message, |(_, t)| t);
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if clean.len() > MAX_REPLY_TEXT { format!("{}…", &clean[..MAX_REPLY_TEXT]) } else { clean }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reply_text;
+
+    #[test]
+    fn reply_text_is_printable_and_bounded() {
+        assert_eq!(reply_text("permanent error (535): 5.7.8  Authentication\r\n failed"), "5.7.8 Authentication failed");
+        let long = format!("transient error (421): {}", "x".repeat(500));
+        assert_eq!(reply_text(&long).chars().count(), super::MAX_REPLY_TEXT + 1);
+        assert_eq!(reply_text("permanent error (550): a\u{7}b\u{1b}[31mc"), "a b [31mc");
+    }
 }

@@ -28,16 +28,23 @@ pub struct HandshakeRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub completed_at: Option<i64>,
+    /// The actor that started the flow, as the audit log names it.
+    pub started_by: String,
+    /// 1 when re-authorising may sign in to another account than the connection's.
+    pub replace_account: i32,
+    /// SHA-256 of the cookie that binds the flow to one browser, when bound.
+    pub browser_digest: Option<String>,
 }
 
 const COLUMNS: &str = "id, state_digest, org, user_id, integration, provider, connection_id, label, shared, redirect_uri, \
-     scopes, params, pkce_verifier, expected_issuer, status, error_code, error_message, created_at, expires_at, completed_at";
+     scopes, params, pkce_verifier, expected_issuer, status, error_code, error_message, created_at, expires_at, completed_at, \
+     started_by, replace_account, browser_digest";
 
 impl Store {
     pub async fn insert_handshake(&self, h: &HandshakeRecord) -> StoreResult<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO oauth_handshakes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18, $19, $20)"
+             $15, $16, $17, $18, $19, $20, $21, $22, $23)"
         )))
         .bind(&h.id)
         .bind(&h.state_digest)
@@ -59,6 +66,9 @@ impl Store {
         .bind(h.created_at)
         .bind(h.expires_at)
         .bind(h.completed_at)
+        .bind(&h.started_by)
+        .bind(h.replace_account)
+        .bind(h.browser_digest.clone())
         .execute(&self.writer)
         .await?;
         Ok(())

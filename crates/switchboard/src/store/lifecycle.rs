@@ -190,7 +190,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE connections SET credentials = $1, scopes = $2, expires_at = $3, refresh_at = $4, account_id = $5, \
                account_name = $6, account_email = $7, metadata = $8, status = 'connected', failure_count = 0, \
-               last_error = NULL, last_refreshed_at = $9, updated_at = $9, sync_at = $10 \
+               last_error = NULL, last_refreshed_at = $9, updated_at = $9, sync_at = $10, params = $13 \
              WHERE id = $11 AND org = $12",
         )
         .bind(&rec.credentials)
@@ -205,6 +205,7 @@ impl Store {
         .bind(rec.sync_at)
         .bind(&rec.id)
         .bind(&rec.org)
+        .bind(&rec.params)
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)

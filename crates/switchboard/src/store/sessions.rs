@@ -4,6 +4,7 @@ use super::{Store, StoreResult};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRecord {
+    pub id: String,
     pub org: String,
     pub user_id: String,
     pub role: String,
@@ -15,10 +16,11 @@ pub struct SessionRecord {
 impl Store {
     pub async fn insert_session(&self, digest: &str, rec: &SessionRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO sessions (digest, org, user_id, role, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO sessions (digest, id, org, user_id, role, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(digest)
+        .bind(&rec.id)
         .bind(&rec.org)
         .bind(&rec.user_id)
         .bind(&rec.role)
@@ -33,12 +35,52 @@ impl Store {
     /// The session with this digest, if it has not expired at `now`.
     pub async fn live_session(&self, digest: &str, now: i64) -> StoreResult<Option<SessionRecord>> {
         Ok(sqlx::query_as(
-            "SELECT org, user_id, role, created_by, created_at, expires_at FROM sessions \
+            "SELECT id, org, user_id, role, created_by, created_at, expires_at FROM sessions \
              WHERE digest = $1 AND expires_at > $2",
         )
         .bind(digest)
         .bind(now)
         .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Live sessions, newest first, of one org (or all) and optionally one user.
+    pub async fn live_sessions(
+        &self,
+        org: Option<&str>,
+        user: Option<&str>,
+        now: i64,
+        page: &super::Page,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT id, org, user_id, role, created_by, created_at, expires_at FROM sessions \
+             WHERE expires_at > $1 AND ($2 IS NULL OR org = $2) AND ($3 IS NULL OR user_id = $3) \
+               AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+        )
+        .bind(now)
+        .bind(org)
+        .bind(user)
+        .bind(page.after.clone())
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Ends a session at once; the record it was, if it existed in that scope.
+    pub async fn delete_session(
+        &self,
+        id: &str,
+        org: Option<&str>,
+        user: Option<&str>,
+    ) -> StoreResult<Option<SessionRecord>> {
+        Ok(sqlx::query_as(
+            "DELETE FROM sessions WHERE id = $1 AND ($2 IS NULL OR org = $2) AND ($3 IS NULL OR user_id = $3) \
+             RETURNING id, org, user_id, role, created_by, created_at, expires_at",
+        )
+        .bind(id)
+        .bind(org)
+        .bind(user)
+        .fetch_optional(&self.writer)
         .await?)
     }
 

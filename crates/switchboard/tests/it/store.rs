@@ -55,6 +55,7 @@ on_both_backends!(sessions_expire, sessions_case);
 async fn sessions_case(db: TestDb) {
     let store = open(&db).await;
     let s = SessionRecord {
+        id: "ses_0000000000000000000000000a".into(),
         org: "acme".into(),
         user_id: "u1".into(),
         role: "admin".into(),

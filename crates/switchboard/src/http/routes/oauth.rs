@@ -40,8 +40,17 @@ struct StartBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     params: Map<String, Value>,
-    /// Re-authorize this existing connection instead of creating one (reconnect, more scopes).
+    /// Re-authorize this existing connection instead of creating one (reconnect, more scopes);
+    /// the connection's owner or an admin only.
     connection: Option<String>,
+    /// With `connection`: the user may sign in to another account than the connection's
+    /// (otherwise a different account is refused and nothing changes).
+    #[serde(default)]
+    replace_account: bool,
+    /// Bind the flow to the browser sending this request: the answer sets a cookie that the
+    /// callback must receive. Default: on for requests a browser sends from this server's own
+    /// pages (`Sec-Fetch-Site: same-origin`), off otherwise.
+    bind_browser: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -58,8 +67,11 @@ struct Started {
 async fn start(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<StartBody>,
-) -> ApiResult<Json<Started>> {
+) -> ApiResult<Response> {
+    let from_our_pages = headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"same-origin");
+    let bind_browser = b.bind_browser.unwrap_or(from_our_pages);
     let started = state
         .services
         .start_oauth(
@@ -75,14 +87,45 @@ async fn start(
                 scopes: b.scopes,
                 params: b.params,
                 connection: b.connection,
+                replace_account: b.replace_account,
+                bind_browser,
             },
         )
         .await?;
-    Ok(Json(Started {
+    let mut res = Json(Started {
         auth_url: started.auth_url.to_string(),
         handshake_id: started.handshake_id,
         expires_at: started.expires_at.to_rfc3339(),
-    }))
+    })
+    .into_response();
+    if let Some((name, value)) = &started.browser_cookie {
+        use secrecy::ExposeSecret as _;
+        let settings = &state.services.settings;
+        let secure = if settings.public_url.scheme() == "https" { "; Secure" } else { "" };
+        let cookie = format!(
+            "{name}={}; Path=/oauth/callback; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            value.expose_secret(),
+            settings.oauth_state_ttl.as_secs()
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
+}
+
+/// The request's cookies by name (the first of each).
+fn cookies(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for h in headers.get_all(header::COOKIE) {
+        for pair in h.to_str().unwrap_or_default().split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                out.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// Where providers send the browser back: `?code&state` or `?error&state`. Public.
@@ -91,8 +134,12 @@ async fn start(
 #[utoipa::path(get, path = "/oauth/callback", tag = "oauth",
     params(("state" = String, Query), ("code" = Option<String>, Query), ("error" = Option<String>, Query), ("iss" = Option<String>, Query)),
     responses((status = 302, description = "to the caller's redirect target"), (status = 200, content_type = "text/html", body = String), (status = 400, content_type = "text/html", body = String)))]
-async fn callback(State(state): State<AppState>, Query(query): Query<BTreeMap<String, String>>) -> Response {
-    let outcome = state.services.oauth_callback(&query).await;
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let outcome = state.services.oauth_callback(&query, &cookies(&headers)).await;
     let mut res = match outcome {
         CallbackOutcome::Redirect(target) => {
             let mut r = StatusCode::FOUND.into_response();
@@ -148,10 +195,8 @@ fn page(ok: bool, title: &str, message: &str, notify: Option<&Value>, targets: &
         Some(n) => {
             // JSON in a script block: escape '<' so no "</script>" can close it.
             let data = n.to_string().replace('<', "\\u003c");
-            let targets =
-                serde_json::to_string(&if targets.is_empty() { vec!["*".to_owned()] } else { targets.to_vec() })
-                    .unwrap_or_else(|_| "[\"*\"]".into())
-                    .replace('<', "\\u003c");
+            // Only the operator's app origins; the service sends no `notify` when there are none.
+            let targets = serde_json::to_string(targets).unwrap_or_else(|_| "[]".into()).replace('<', "\\u003c");
             format!(
                 "<script nonce=\"{nonce}\">(function(){{var d={data};var t={targets};if(window.opener){{t.forEach(function(o){{try{{window.opener.postMessage(d,o);}}catch(e){{}}}});window.close();}}}})();</script>"
             )
@@ -211,6 +256,10 @@ fn leak_code(code: &str) -> &'static str {
         "integration_removed" => "integration_removed",
         "server_error" => "server_error",
         "invalid_request" => "invalid_request",
+        "issuer_missing" => "issuer_missing",
+        "browser_mismatch" => "browser_mismatch",
+        "account_mismatch" => "account_mismatch",
+        "connection_removed" => "connection_removed",
         _ => "provider_error",
     }
 }

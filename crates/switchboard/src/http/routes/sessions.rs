@@ -2,17 +2,20 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use switchboard_core::ids::OrgId;
+use switchboard_core::time::Timestamp;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::AppState;
-use crate::http::error::{ApiResult, ErrorBody};
-use crate::http::extract::{ApiJson, Auth};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::services::auth::SessionRequest;
+use crate::store::Page;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_session))
+    OpenApiRouter::new().routes(routes!(create_session, list_sessions)).routes(routes!(revoke_session))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -30,6 +33,8 @@ struct CreateSession {
 
 #[derive(Serialize, ToSchema)]
 struct SessionCreated {
+    /// The session's id (`ses_…`), to list and revoke it.
+    id: String,
     /// The session token, `st_…`. Shown once.
     token: String,
     expires_at: String,
@@ -53,6 +58,7 @@ async fn create_session(
     Ok((
         StatusCode::CREATED,
         Json(SessionCreated {
+            id: s.id.to_string(),
             token: s.token.expose().to_owned(),
             expires_at: s.expires_at.to_rfc3339(),
             org: s.org.to_string(),
@@ -60,4 +66,77 @@ async fn create_session(
             role: s.role.as_str().to_owned(),
         }),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SessionQuery {
+    /// Only this org's sessions (sessions always see only their own org).
+    org: Option<String>,
+    /// Page size, 1–500 (default 100).
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A live session; never its token.
+#[derive(Serialize, ToSchema)]
+struct SessionDto {
+    id: String,
+    org: String,
+    user: String,
+    role: String,
+    /// Who made it (the secret key's id and name).
+    created_by: String,
+    created_at: String,
+    expires_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SessionPage {
+    items: Vec<SessionDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Live sessions, newest first: a secret key's of any org, an admin's of their org, a member's their own.
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(SessionQuery), security(("bearer" = [])),
+    responses((status = 200, body = SessionPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_sessions(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<SessionQuery>,
+) -> ApiResult<Json<SessionPage>> {
+    let org = q.org.as_deref().map(OrgId::parse).transpose().map_err(|e| ApiError::bad_request(e.0))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be from 1 to 500"));
+    }
+    let items = state.services.list_sessions(&actor, org.as_ref(), Page { after: q.cursor, limit }).await?;
+    let next_cursor = (items.len() == limit as usize).then(|| items.last().map(|i| i.id.clone())).flatten();
+    let items = items
+        .into_iter()
+        .map(|r| SessionDto {
+            created_at: Timestamp::from_millis(r.created_at).to_rfc3339(),
+            expires_at: Timestamp::from_millis(r.expires_at).to_rfc3339(),
+            id: r.id,
+            org: r.org,
+            user: r.user_id,
+            role: r.role,
+            created_by: r.created_by,
+        })
+        .collect();
+    Ok(Json(SessionPage { items, next_cursor }))
+}
+
+/// Ends a session at once: its token is refused from the next request on, on every instance.
+#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "sessions", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_session(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    state.services.revoke_session(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
