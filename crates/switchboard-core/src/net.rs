@@ -31,24 +31,24 @@ const fn v6(a: u16, b: u16, c: u16, d: u16, e: u16, f: u16, g: u16, h: u16) -> I
 
 /// The IPv4 special-purpose registry, plus multicast.
 pub const IPV4_SPECIAL: &[V4Block] = &[
-    (v4(0, 0, 0, 0), 8, false),         // "This network" (RFC 791)
-    (v4(10, 0, 0, 0), 8, false),        // private use (RFC 1918)
-    (v4(100, 64, 0, 0), 10, false),     // shared address space (RFC 6598)
-    (v4(127, 0, 0, 0), 8, false),       // loopback
-    (v4(169, 254, 0, 0), 16, false),    // link local (cloud metadata lives here)
-    (v4(172, 16, 0, 0), 12, false),     // private use
-    (v4(192, 0, 0, 0), 24, false),      // IETF protocol assignments (RFC 6890), whole block
-    (v4(192, 0, 2, 0), 24, false),      // documentation TEST-NET-1
-    (v4(192, 31, 196, 0), 24, true),    // AS112-v4 (RFC 7535)
-    (v4(192, 52, 193, 0), 24, true),    // AMT (RFC 7450)
-    (v4(192, 88, 99, 0), 24, false),    // deprecated 6to4 relay anycast (RFC 7526)
-    (v4(192, 168, 0, 0), 16, false),    // private use
-    (v4(192, 175, 48, 0), 24, true),    // direct delegation AS112 (RFC 7534)
-    (v4(198, 18, 0, 0), 15, false),     // benchmarking (RFC 2544)
-    (v4(198, 51, 100, 0), 24, false),   // documentation TEST-NET-2
-    (v4(203, 0, 113, 0), 24, false),    // documentation TEST-NET-3
-    (v4(224, 0, 0, 0), 4, false),       // multicast (RFC 5771)
-    (v4(240, 0, 0, 0), 4, false),       // reserved (RFC 1112)
+    (v4(0, 0, 0, 0), 8, false),          // "This network" (RFC 791)
+    (v4(10, 0, 0, 0), 8, false),         // private use (RFC 1918)
+    (v4(100, 64, 0, 0), 10, false),      // shared address space (RFC 6598)
+    (v4(127, 0, 0, 0), 8, false),        // loopback
+    (v4(169, 254, 0, 0), 16, false),     // link local (cloud metadata lives here)
+    (v4(172, 16, 0, 0), 12, false),      // private use
+    (v4(192, 0, 0, 0), 24, false),       // IETF protocol assignments (RFC 6890), whole block
+    (v4(192, 0, 2, 0), 24, false),       // documentation TEST-NET-1
+    (v4(192, 31, 196, 0), 24, true),     // AS112-v4 (RFC 7535)
+    (v4(192, 52, 193, 0), 24, true),     // AMT (RFC 7450)
+    (v4(192, 88, 99, 0), 24, false),     // deprecated 6to4 relay anycast (RFC 7526)
+    (v4(192, 168, 0, 0), 16, false),     // private use
+    (v4(192, 175, 48, 0), 24, true),     // direct delegation AS112 (RFC 7534)
+    (v4(198, 18, 0, 0), 15, false),      // benchmarking (RFC 2544)
+    (v4(198, 51, 100, 0), 24, false),    // documentation TEST-NET-2
+    (v4(203, 0, 113, 0), 24, false),     // documentation TEST-NET-3
+    (v4(224, 0, 0, 0), 4, false),        // multicast (RFC 5771)
+    (v4(240, 0, 0, 0), 4, false),        // reserved (RFC 1112)
     (v4(255, 255, 255, 255), 32, false), // limited broadcast
 ];
 
@@ -174,26 +174,26 @@ mod tests {
     #[test]
     fn addresses_named_in_the_review_are_refused() {
         for ip in [
-            "64:ff9b::7f00:1",      // NAT64 of 127.0.0.1
-            "64:ff9b::a9fe:a9fe",   // NAT64 of 169.254.169.254
-            "::7f00:1",             // IPv4-compatible 127.0.0.1
-            "::ffff:0:7f00:1",      // IPv4-translated 127.0.0.1
-            "::ffff:127.0.0.1",     // IPv4-mapped
-            "::ffff:1.1.1.1",       // IPv4-mapped, even of a public address
-            "2002:7f00:1::1",       // 6to4 of 127.0.0.1
-            "2002:c0a8:101::1",     // 6to4 of 192.168.1.1
-            "fec0::1",              // site local
-            "2001::1",              // Teredo
-            "192.0.0.1",            // IETF protocol assignments
-            "192.0.0.9",            // … its anycast exceptions too
-            "100.100.100.200",      // shared address space
-            "169.254.169.254",      // link local, cloud metadata
+            "64:ff9b::7f00:1",    // NAT64 of 127.0.0.1
+            "64:ff9b::a9fe:a9fe", // NAT64 of 169.254.169.254
+            "::7f00:1",           // IPv4-compatible 127.0.0.1
+            "::ffff:0:7f00:1",    // IPv4-translated 127.0.0.1
+            "::ffff:127.0.0.1",   // IPv4-mapped
+            "::ffff:1.1.1.1",     // IPv4-mapped, even of a public address
+            "2002:7f00:1::1",     // 6to4 of 127.0.0.1
+            "2002:c0a8:101::1",   // 6to4 of 192.168.1.1
+            "fec0::1",            // site local
+            "2001::1",            // Teredo
+            "192.0.0.1",          // IETF protocol assignments
+            "192.0.0.9",          // … its anycast exceptions too
+            "100.100.100.200",    // shared address space
+            "169.254.169.254",    // link local, cloud metadata
             "::",
             "::1",
             "fd00::1",
             "fe80::1",
             "ff02::1",
-            "4000::1",              // outside global unicast
+            "4000::1", // outside global unicast
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip} must be refused");
         }
@@ -207,9 +207,9 @@ mod tests {
             "192.31.196.1",
             "2606:4700::1111",
             "2a00:1450:4001::200e",
-            "64:ff9b::101:101",     // NAT64 of 1.1.1.1
-            "2002:101:101::1",      // 6to4 of 1.1.1.1
-            "2001:4:112::1",        // AS112-v6
+            "64:ff9b::101:101", // NAT64 of 1.1.1.1
+            "2002:101:101::1",  // 6to4 of 1.1.1.1
+            "2001:4:112::1",    // AS112-v6
         ] {
             assert!(is_public(ip.parse().unwrap()), "{ip} is public");
         }

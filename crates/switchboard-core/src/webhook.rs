@@ -53,6 +53,14 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// Whether the signature covers a timestamp or the event's id, so that a
+    /// replay is either refused as stale or carries the same id. Where neither
+    /// is signed, only the body identifies an event.
+    #[must_use]
+    pub fn signs_id_or_timestamp(self) -> bool {
+        matches!(self, Self::Stripe | Self::Slack | Self::Discord | Self::StandardWebhooks)
+    }
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

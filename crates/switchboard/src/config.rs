@@ -43,6 +43,12 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "seconds before each delivery attempt, comma-separated (default 0,5,300,1800,7200,18000,36000,36000)",
     ),
     ("delivery_timeout_s", "seconds a subscriber has to answer one delivery, 1 to 30 (default 20)"),
+    (
+        "webhook_replay_window_s",
+        "for provider schemes that sign neither a timestamp nor an id: how long a repeat of the same body is the same event (default 86400)",
+    ),
+    ("event_retention_days", "days each org's received events are kept once delivered (default 30)"),
+    ("event_quota_mb", "MiB of stored event bodies per org; beyond it webhooks are refused with 507 (default 1024)"),
 ];
 
 /// A setting that is wrong, and why.
@@ -128,6 +134,10 @@ pub struct Settings {
     /// Wait before each delivery attempt; after the last one a delivery is dead-lettered.
     pub delivery_schedule: Vec<Duration>,
     pub delivery_timeout: Duration,
+    pub webhook_replay_window: Duration,
+    pub event_retention: Duration,
+    /// Bytes of stored event bodies allowed per org.
+    pub event_quota_bytes: u64,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -244,6 +254,18 @@ impl Settings {
                 get("delivery_schedule_s").unwrap_or("0,5,300,1800,7200,18000,36000,36000"),
             )?,
             delivery_timeout: secs(get("delivery_timeout_s"), "delivery_timeout_s", 20, 1, 30)?,
+            webhook_replay_window: secs(
+                get("webhook_replay_window_s"),
+                "webhook_replay_window_s",
+                86_400,
+                60,
+                31_536_000,
+            )?,
+            event_retention: Duration::from_secs(
+                86_400 * parse_number::<u64>(get("event_retention_days"), "event_retention_days", 30, 1, 3650)?,
+            ),
+            event_quota_bytes: (1 << 20)
+                * parse_number::<u64>(get("event_quota_mb"), "event_quota_mb", 1024, 1, 1 << 20)?,
         })
     }
 

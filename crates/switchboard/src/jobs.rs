@@ -29,7 +29,7 @@ pub fn spawn_all(services: &Services, stop: CancellationToken) -> Vec<JoinHandle
     jobs
 }
 
-/// Expired sessions and old handshakes serve nobody; delete them hourly.
+/// Expired sessions, old handshakes and events past their retention serve nobody; delete them hourly.
 async fn housekeeping(services: Services, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -44,6 +44,11 @@ async fn housekeeping(services: Services, stop: CancellationToken) {
                 }
                 if let Err(e) = services.store.purge_handshakes(now).await {
                     tracing::warn!(error = %e, "could not purge old handshakes");
+                }
+                match services.purge_old_events().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "purged events past their retention"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge old events"),
                 }
             }
         }

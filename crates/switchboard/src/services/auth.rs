@@ -126,8 +126,9 @@ impl Services {
 
     /// Ends a session: its token is refused from the next request on, on every instance.
     pub async fn revoke_session(&self, actor: &Principal, id: &str) -> ServiceResult<()> {
-        let not_found =
-            || ServiceError::not_found(format!("session {:?} not found", switchboard_core::ids::truncate_for_message(id)));
+        let not_found = || {
+            ServiceError::not_found(format!("session {:?} not found", switchboard_core::ids::truncate_for_message(id)))
+        };
         if SessionId::parse(id).is_none() {
             return Err(not_found());
         }

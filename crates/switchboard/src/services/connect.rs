@@ -196,9 +196,9 @@ impl Services {
                     format!("this integration fixes {} ({k}); leave params.{k} out", ph.label),
                 ));
             }
-            let value = v.as_str().ok_or_else(|| {
-                ServiceError::invalid(&field, format!("params.{k} must be a string: {}", ph.label))
-            })?;
+            let value = v
+                .as_str()
+                .ok_or_else(|| ServiceError::invalid(&field, format!("params.{k} must be a string: {}", ph.label)))?;
             out.insert(k.clone(), value.to_owned());
         }
         Ok(out)
@@ -337,7 +337,9 @@ impl Services {
             completed_at: None,
             started_by: actor.to_string(),
             replace_account: i32::from(req.replace_account),
-            browser_digest: browser_cookie.as_ref().map(|(_, v)| TokenDigest::of(v.expose_secret()).as_str().to_owned()),
+            browser_digest: browser_cookie
+                .as_ref()
+                .map(|(_, v)| TokenDigest::of(v.expose_secret()).as_str().to_owned()),
         };
         self.store.insert_handshake(&rec).await?;
         self.audit(
@@ -545,10 +547,8 @@ impl Services {
             .cloned()
             .ok_or_else(|| fail("server_error", "the provider left the catalog".into()))?;
         let account: BTreeMap<String, String> = serde_json::from_str(&h.params).unwrap_or_default();
-        let app = self
-            .oauth_app(&integration, &provider, &account)
-            .await
-            .map_err(|e| fail("server_error", e.to_string()))?;
+        let app =
+            self.oauth_app(&integration, &provider, &account).await.map_err(|e| fail("server_error", e.to_string()))?;
 
         // RFC 9207: a server that always names itself must do so; a missing `iss` may be a mix-up.
         if app.spec.authorization_response_iss_parameter_supported
@@ -806,7 +806,10 @@ pub(crate) fn placeholder_values(
             ));
         };
         check_placeholder(ph, &value, allow_private).map_err(|why| {
-            ServiceError::invalid(name, format!("{} {} ({name}) {value:?} is not valid: {why}", provider.name, ph.label))
+            ServiceError::invalid(
+                name,
+                format!("{} {} ({name}) {value:?} is not valid: {why}", provider.name, ph.label),
+            )
         })?;
         out.insert(name.clone(), value);
     }
@@ -859,7 +862,9 @@ fn failure_message(code: &str) -> &'static str {
         "integration_removed" | "connection_removed" => {
             "The app's connection settings changed during the sign-in. Start connecting again from the app."
         }
-        _ => "The provider did not complete the sign-in. Start connecting again from the app; if it keeps failing, tell the app's administrator.",
+        _ => {
+            "The provider did not complete the sign-in. Start connecting again from the app; if it keeps failing, tell the app's administrator."
+        }
     }
 }
 

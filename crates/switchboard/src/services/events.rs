@@ -3,7 +3,9 @@
 
 use super::group_commit::GroupCommit;
 use super::{ServiceError, ServiceResult, Services, access};
-use crate::store::{DeliveryRecord, EventFilter, EventRecord, NewEvent, Page, Store, StoreResult, SubscriptionRecord};
+use crate::store::{
+    DeliveryRecord, EventFilter, EventRecord, EventSummary, NewEvent, Page, Store, StoreResult, SubscriptionRecord,
+};
 use serde_json::Value;
 use switchboard_core::access::Principal;
 use switchboard_core::ids::{DeliveryId, EventId, OrgId};
@@ -33,6 +35,46 @@ impl EventWriter {
 
     pub async fn write(&self, event: NewEvent) -> StoreResult<bool> {
         self.0.write(event).await
+    }
+}
+
+/// How old a cached figure of an org's stored event bytes may be.
+pub const USAGE_FRESHNESS: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Each org's stored event bytes as last read, plus what this instance stored
+/// since: the quota check costs no database read per webhook.
+#[derive(Debug, Default)]
+pub struct EventUsage {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant)>>,
+}
+
+impl EventUsage {
+    fn get(&self, org: &str) -> Option<u64> {
+        let map = self.entries.lock().ok()?;
+        map.get(org).filter(|(_, at)| at.elapsed() < USAGE_FRESHNESS).map(|(bytes, _)| *bytes)
+    }
+
+    fn set(&self, org: &str, bytes: u64) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() > 10_000 {
+                map.retain(|_, (_, at)| at.elapsed() < USAGE_FRESHNESS);
+            }
+            map.insert(org.to_owned(), (bytes, std::time::Instant::now()));
+        }
+    }
+
+    fn add(&self, org: &str, size: usize) {
+        if let Ok(mut map) = self.entries.lock()
+            && let Some((bytes, _)) = map.get_mut(org)
+        {
+            *bytes = bytes.saturating_add(size as u64);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
     }
 }
 
@@ -115,11 +157,47 @@ pub(crate) fn event_data(e: &EventRecord) -> Value {
 
 impl Services {
     /// Stores an event with a delivery for each matching subscription; `true` when new.
-    pub(crate) async fn store_event(&self, event: EventRecord) -> ServiceResult<bool> {
+    /// With `same_since`, an event stored under the same key before then is another event.
+    pub(crate) async fn store_event(&self, event: EventRecord, same_since: Option<i64>) -> ServiceResult<bool> {
         let now = self.clock.now().millis();
         let subscriptions = self.store.subscriptions_for(event.org.as_deref(), event.endpoint_id.as_deref()).await?;
         let deliveries = deliveries_for(&event, &subscriptions, now);
-        Ok(self.event_writer.write(NewEvent { event, deliveries }).await?)
+        let (org, size) = (event.org.clone(), event.body.len());
+        let inserted = self.event_writer.write(NewEvent { event, deliveries, same_since }).await?;
+        if inserted && let Some(org) = org {
+            self.event_usage.add(&org, size);
+        }
+        Ok(inserted)
+    }
+
+    /// Whether `org` may store `size` more bytes of events; the figure read is at
+    /// most [`USAGE_FRESHNESS`] old on each instance.
+    pub(crate) async fn event_quota_allows(&self, org: &str, size: usize) -> ServiceResult<bool> {
+        let used = match self.event_usage.get(org) {
+            Some(used) => used,
+            None => {
+                let used = u64::try_from(self.store.event_usage(org).await?).unwrap_or(0);
+                self.event_usage.set(org, used);
+                used
+            }
+        };
+        Ok(used.saturating_add(size as u64) <= self.settings.event_quota_bytes)
+    }
+
+    /// Deletes events older than the retention whose deliveries have ended, in bounded batches.
+    pub async fn purge_old_events(&self) -> ServiceResult<u64> {
+        let before =
+            self.clock.now().millis() - i64::try_from(self.settings.event_retention.as_millis()).unwrap_or(i64::MAX);
+        let mut total = 0;
+        for _ in 0..100 {
+            let n = self.store.purge_events(before, 1000).await?;
+            total += n;
+            if n < 1000 {
+                break;
+            }
+        }
+        self.event_usage.clear();
+        Ok(total)
     }
 
     /// Announces a connection's lifecycle change to subscribers (`connection.created`, …).
@@ -144,7 +222,7 @@ impl Services {
             serde_json::json!({}),
             body,
         );
-        if let Err(e) = self.store_event(event).await {
+        if let Err(e) = self.store_event(event, None).await {
             tracing::error!(connection = %connection_id, event_type, error = %e, "could not record a lifecycle event");
         }
     }
@@ -155,11 +233,21 @@ impl Services {
         org: Option<&OrgId>,
         mut filter: EventFilter,
         page: Page,
-    ) -> ServiceResult<Vec<Event>> {
+    ) -> ServiceResult<Vec<EventSummary>> {
         let scope = actor.scope(org).map_err(|e| access(e, "org"))?;
         actor.require_admin("reading events").map_err(|e| access(e, "org"))?;
         filter.org = scope.filter().map(str::to_owned);
-        Ok(self.store.events(&filter, &page).await?.into_iter().map(|record| Event { record }).collect())
+        Ok(self.store.events(&filter, &page).await?)
+    }
+
+    /// One event with its body (secret key, or an admin of its org).
+    pub async fn get_event(&self, actor: &Principal, id: &str) -> ServiceResult<Event> {
+        let scope = actor.scope(None).map_err(|e| access(e, "event"))?;
+        actor.require_admin("reading events").map_err(|e| access(e, "event"))?;
+        let record = self.store.event(id, scope.filter()).await?.ok_or_else(|| {
+            ServiceError::not_found(format!("event {:?} not found", switchboard_core::ids::truncate_for_message(id)))
+        })?;
+        Ok(Event { record })
     }
 
     /// Delivers an event again to every active subscription that takes it (or to one).

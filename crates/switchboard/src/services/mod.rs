@@ -52,6 +52,7 @@ pub struct Services {
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
     pub endpoint_cache: Arc<webhooks::EndpointCache>,
     pub secret_cache: Arc<subscriptions::SecretCache>,
+    pub event_usage: Arc<events::EventUsage>,
 }
 
 impl Services {
@@ -82,6 +83,7 @@ impl Services {
             delivery_wakeup,
             endpoint_cache: Arc::new(webhooks::EndpointCache::default()),
             secret_cache: Arc::new(subscriptions::SecretCache::default()),
+            event_usage: Arc::new(events::EventUsage::default()),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
             store,
             vault: Arc::new(vault),

@@ -27,9 +27,10 @@ fn field(name: &str, message: String) -> ServiceError {
 /// between the check and the connect (DNS rebinding) cannot reach another one.
 async fn checked_address(host: &str, port: u16, outbound: &Outbound) -> Result<SocketAddr, ServiceError> {
     match outbound.resolve(host, port).await {
-        Ok(addrs) => addrs.into_iter().next().ok_or_else(|| {
-            ServiceError::Provider(format!("the SMTP host {host} resolves to no address"))
-        }),
+        Ok(addrs) => addrs
+            .into_iter()
+            .next()
+            .ok_or_else(|| ServiceError::Provider(format!("the SMTP host {host} resolves to no address"))),
         Err(OutboundError::Refused(_)) => Err(field(
             "host",
             format!(
@@ -123,7 +124,8 @@ fn classify(e: &lettre::transport::smtp::Error, host: &str, port: u16, fields: &
     if code.is_some() {
         return ServiceError::Provider(format!("the SMTP server at {host}:{port} failed{said}"));
     }
-    let why = if e.is_timeout() { "it did not answer in time" } else { "the connection failed or was not SMTP" };
+    // No reply code: the text is this side's (a refused connection, STARTTLS not offered, a timeout).
+    let why = if e.is_timeout() { "it did not answer in time".to_owned() } else { text };
     ServiceError::Provider(format!("could not talk to the SMTP server at {host}:{port}: {why}"))
 }
 
@@ -148,7 +150,10 @@ mod tests {
 
     #[test]
     fn reply_text_is_printable_and_bounded() {
-        assert_eq!(reply_text("permanent error (535): 5.7.8  Authentication\r\n failed"), "5.7.8 Authentication failed");
+        assert_eq!(
+            reply_text("permanent error (535): 5.7.8  Authentication\r\n failed"),
+            "5.7.8 Authentication failed"
+        );
         let long = format!("transient error (421): {}", "x".repeat(500));
         assert_eq!(reply_text(&long).chars().count(), super::MAX_REPLY_TEXT + 1);
         assert_eq!(reply_text("permanent error (550): a\u{7}b\u{1b}[31mc"), "a b [31mc");

@@ -96,7 +96,7 @@ impl webhook::Headers for Incoming {
 pub enum Intake {
     Accepted { event_id: String, duplicate: bool, reply: Option<Value> },
     Challenge { content_type: &'static str, body: String },
-    Refused { status: u16, message: String },
+    Refused { status: u16, code: &'static str, message: String },
     NotFound,
 }
 
@@ -454,6 +454,7 @@ impl Services {
                     } else {
                         Intake::Refused {
                             status: 403,
+                            code: "forbidden",
                             message: "hub.verify_token does not match this endpoint's verify token".into(),
                         }
                     }
@@ -483,6 +484,7 @@ impl Services {
             self.metrics.observe_webhook(&ep.rec.provider, "refused");
             return Ok(Intake::Refused {
                 status: 401,
+                code: "unauthenticated",
                 message: format!("the request is not from {}: {refusal}", ep.provider.name),
             });
         }
@@ -503,9 +505,30 @@ impl Services {
         let provider_event_id = read(webhooks.and_then(|w| w.event_id.as_ref()))
             .or_else(|| webhook::Headers::get(&req, "webhook-id").map(str::to_owned))
             .or_else(|| webhook::Headers::get(&req, "I-Twilio-Idempotency-Token").map(str::to_owned));
-        // Without an id from the provider, a repeat is recognised by its exact bytes.
-        let dedupe_key =
-            provider_event_id.clone().unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&req.body))));
+        // The provider's id names the event only where the signature covers it (or a timestamp
+        // bounds replays); elsewhere a header id is anyone's to change, so a repeat of the exact
+        // bytes within the replay window is the same event, whatever id it carries.
+        let id_is_signed = ep.scheme.signs_id_or_timestamp();
+        let dedupe_key = match (&provider_event_id, id_is_signed) {
+            (Some(id), true) => id.clone(),
+            _ => format!("sha256:{}", hex::encode(Sha256::digest(&req.body))),
+        };
+        let same_since = (!id_is_signed).then(|| {
+            self.clock.now().millis()
+                - i64::try_from(self.settings.webhook_replay_window.as_millis()).unwrap_or(i64::MAX)
+        });
+        // Refused before anything is stored: the provider retries later, nothing acknowledged is dropped.
+        if !self.event_quota_allows(&ep.rec.org, req.body.len()).await? {
+            self.metrics.observe_webhook(&ep.rec.provider, "over_quota");
+            return Ok(Intake::Refused {
+                status: 507,
+                code: "storage_quota_exceeded",
+                message: format!(
+                    "org {} has used its storage for events (SWITCHBOARD_EVENT_QUOTA_MB); older events are removed after SWITCHBOARD_EVENT_RETENTION_DAYS, or the operator can raise the quota",
+                    ep.rec.org
+                ),
+            });
+        }
         let kind = read(webhooks.and_then(|w| w.event_type.as_ref())).unwrap_or_else(|| "event".into());
         let account = read(webhooks.and_then(|w| w.account.as_ref()));
         let connection_id = match (&ep.rec.connection_id, &account) {
@@ -532,7 +555,7 @@ impl Services {
             req.body.to_vec(),
         );
         let (mut event_id, dedupe) = (event.id.clone(), (event.dedupe_scope.clone(), event.dedupe_key.clone()));
-        let inserted = self.store_event(event).await?;
+        let inserted = self.store_event(event, same_since).await?;
         if !inserted && let Some(existing) = self.store.event_id_by_dedupe(&dedupe.0, &dedupe.1).await? {
             // A repeat is answered with the id of the event first stored.
             event_id = existing;

@@ -32,8 +32,8 @@ pub use integrations::{IntegrationPatch, IntegrationRecord};
 pub use lifecycle::{RefreshFailure, RefreshedTokens};
 pub use sessions::SessionRecord;
 pub use webhooks::{
-    AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointRecord, EventFilter, EventRecord, NewEvent,
-    SubscriptionRecord,
+    AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointRecord, EventFilter, EventRecord,
+    EventSummary, NewEvent, SubscriptionRecord,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -82,6 +82,24 @@ pub struct AttemptRecord {
 pub struct NewEvent {
     pub event: EventRecord,
     pub deliveries: Vec<DeliveryRecord>,
+    /// An event stored under the same key before this instant no longer counts
+    /// as the same event (the replay window of schemes deduplicated by body).
+    pub same_since: Option<i64>,
+}
+
+/// An event as lists show it: everything but the body, and the body's size.
+#[derive(Debug, Clone, FromRow)]
+pub struct EventSummary {
+    pub id: String,
+    pub org: Option<String>,
+    pub source: String,
+    pub endpoint_id: Option<String>,
+    pub provider: String,
+    pub event_type: String,
+    pub provider_event_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub body_size: i64,
+    pub received_at: i64,
 }
 
 /// The outcome of one delivery attempt.
@@ -112,6 +130,8 @@ pub struct DeliveryFilter {
 
 const ENDPOINT: &str = "id, org, provider, scheme, connection_id, secrets, created_at, updated_at";
 const EVENT: &str = "id, org, source, endpoint_id, provider, event_type, provider_event_id, dedupe_scope, dedupe_key, connection_id, headers, body, received_at";
+const EVENT_SUMMARY: &str = "id, org, source, endpoint_id, provider, event_type, provider_event_id, connection_id, \
+     CAST(length(body) AS BIGINT) AS body_size, received_at";
 const SUBSCRIPTION: &str =
     "id, url, org, endpoint_id, event_types, secret, status, disabled_reason, created_at, updated_at";
 const DELIVERY: &str = "id, event_id, subscription_id, org, status, attempts, next_attempt_at, lease_owner, lease_until, last_status, last_error, last_latency_ms, created_at, updated_at";
@@ -175,8 +195,21 @@ impl Store {
     pub async fn insert_events(&self, batch: &[&NewEvent]) -> StoreResult<Vec<bool>> {
         let mut tx = self.begin_write().await?;
         let mut out = Vec::with_capacity(batch.len());
+        let mut usage: std::collections::BTreeMap<&str, (i64, i64)> = std::collections::BTreeMap::new();
         for item in batch {
             let e = &item.event;
+            if let Some(since) = item.same_since {
+                // Outside the window the older event keeps its row under a key of its own.
+                sqlx::query(
+                    "UPDATE events SET dedupe_key = dedupe_key || '@' || id \
+                     WHERE dedupe_scope = $1 AND dedupe_key = $2 AND received_at < $3",
+                )
+                .bind(&e.dedupe_scope)
+                .bind(&e.dedupe_key)
+                .bind(since)
+                .execute(&mut *tx)
+                .await?;
+            }
             let inserted: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO events ({EVENT}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (dedupe_scope, dedupe_key) DO NOTHING RETURNING id"
@@ -200,11 +233,79 @@ impl Store {
                 for d in &item.deliveries {
                     insert_delivery(&mut tx, d).await?;
                 }
+                if let Some(org) = &e.org {
+                    let u = usage.entry(org.as_str()).or_default();
+                    u.0 += i64::try_from(e.body.len()).unwrap_or(i64::MAX);
+                    u.1 += 1;
+                }
             }
             out.push(inserted.is_some());
         }
+        for (org, (bytes, events)) in usage {
+            add_usage(&mut tx, org, bytes, events).await?;
+        }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Bytes of event bodies stored for an org.
+    pub async fn event_usage(&self, org: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT bytes FROM event_usage WHERE org = $1")
+            .bind(org)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Deletes up to `limit` events received before `before` whose deliveries
+    /// have all ended (delivered, dead-lettered or disabled), with their
+    /// deliveries and attempts; returns how many. Events still being delivered stay.
+    pub async fn purge_events(&self, before: i64, limit: u32) -> StoreResult<u64> {
+        let victims: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, org, CAST(length(body) AS BIGINT) FROM events e WHERE received_at < $1 \
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.next_attempt_at IS NOT NULL) \
+             ORDER BY received_at LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        if victims.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut usage: std::collections::BTreeMap<&str, (i64, i64)> = std::collections::BTreeMap::new();
+        let mut deleted = 0;
+        for (id, org, size) in &victims {
+            sqlx::query(
+                "DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = $1)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM deliveries WHERE event_id = $1").bind(id).execute(&mut *tx).await?;
+            // Re-checked inside the transaction: a replay may have started a delivery since.
+            let done = sqlx::query(
+                "DELETE FROM events WHERE id = $1 \
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = $1)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                deleted += 1;
+                if let Some(org) = org {
+                    let u = usage.entry(org.as_str()).or_default();
+                    u.0 -= size;
+                    u.1 -= 1;
+                }
+            }
+        }
+        for (org, (bytes, events)) in usage {
+            add_usage(&mut tx, org, bytes, events).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     pub async fn event(&self, id: &str, org: Option<&str>) -> StoreResult<Option<EventRecord>> {
@@ -226,10 +327,10 @@ impl Store {
             .await?)
     }
 
-    /// Newest first.
-    pub async fn events(&self, f: &EventFilter, page: &Page) -> StoreResult<Vec<EventRecord>> {
+    /// Newest first, without bodies.
+    pub async fn events(&self, f: &EventFilter, page: &Page) -> StoreResult<Vec<EventSummary>> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT} FROM events WHERE ($1 IS NULL OR org = $1) AND ($2 IS NULL OR endpoint_id = $2) \
+            "SELECT {EVENT_SUMMARY} FROM events WHERE ($1 IS NULL OR org = $1) AND ($2 IS NULL OR endpoint_id = $2) \
                AND ($3 IS NULL OR provider = $3) AND ($4 IS NULL OR event_type = $4) AND ($5 IS NULL OR id < $5) \
              ORDER BY id DESC LIMIT $6"
         )))
@@ -432,6 +533,25 @@ impl Store {
         }
         Ok(q.fetch_all(&self.pool).await?)
     }
+}
+
+async fn add_usage(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org: &str,
+    bytes: i64,
+    events: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO event_usage (org, bytes, events) VALUES ($1, $2, $3) \
+         ON CONFLICT (org) DO UPDATE SET bytes = event_usage.bytes + excluded.bytes, \
+           events = event_usage.events + excluded.events",
+    )
+    .bind(org)
+    .bind(bytes)
+    .bind(events)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_delivery(tx: &mut sqlx::Transaction<'static, sqlx::Any>, d: &DeliveryRecord) -> StoreResult<()> {

@@ -134,8 +134,9 @@ async fn transient_failures_back_off_then_show_error_and_success_resets() {
     // Subscribers hear of it once, when the connection turned to `error`.
     let events = app.get("/v1/events?type=connection.error").await.body["items"].as_array().unwrap().clone();
     assert_eq!(events.len(), 1, "{events:?}");
+    let event = app.get(&format!("/v1/events/{}", events[0]["id"].as_str().unwrap())).await.body;
     assert_eq!(
-        (events[0]["connection_id"].as_str(), events[0]["data"]["data"]["failures"].as_i64()),
+        (event["connection_id"].as_str(), event["data"]["data"]["failures"].as_i64()),
         (Some(id.as_str()), Some(4))
     );
 

@@ -115,14 +115,20 @@ async fn webhook_endpoints_and_events_of_another_org_are_404() {
     let signature = crate::support::signing::sha256_header(&secret, body);
     let req =
         app.client.post(&url).header("X-Hub-Signature-256", signature).header("X-GitHub-Event", "ping").body(body);
-    assert_eq!(app.send(req).await.status, 200);
+    let received = app.send(req).await;
+    assert_eq!(received.status, 200);
+    let event_id = received.body["event_id"].as_str().unwrap().to_owned();
     let acme = app.session("acme", "a1", "admin").await;
+    let their_session = app.get("/v1/sessions?org=globex").await.body["items"][0]["id"].as_str().unwrap().to_owned();
 
     for (method, path, body) in [
         (Method::DELETE, format!("/v1/webhook-endpoints/{id}"), None),
         (Method::PATCH, format!("/v1/webhook-endpoints/{id}"), Some(json!({}))),
         (Method::GET, "/v1/webhook-endpoints?org=globex".to_owned(), None),
         (Method::GET, "/v1/events?org=globex".to_owned(), None),
+        (Method::GET, format!("/v1/events/{event_id}"), None),
+        (Method::GET, "/v1/sessions?org=globex".to_owned(), None),
+        (Method::DELETE, format!("/v1/sessions/{their_session}"), None),
         (Method::POST, "/v1/webhook-endpoints".to_owned(), Some(json!({"provider": "github", "org": "globex"}))),
     ] {
         let a = app.call(method.clone(), &path, &acme, body).await;

@@ -43,8 +43,17 @@ async fn post(app: &TestApp, url: &str, content_type: &str, headers: &[(String, 
     app.send(req).await
 }
 
+/// The events stored at an endpoint, newest first, each read whole (lists carry no bodies).
 async fn stored(app: &TestApp, endpoint: &str) -> Vec<Value> {
-    app.get(&format!("/v1/events?endpoint={endpoint}")).await.body["items"].as_array().unwrap().clone()
+    let list = app.get(&format!("/v1/events?endpoint={endpoint}")).await.body["items"].as_array().unwrap().clone();
+    let mut out = Vec::new();
+    for item in list {
+        let e = app.get(&format!("/v1/events/{}", item["id"].as_str().unwrap())).await;
+        assert_eq!(e.status, 200, "{}", e.body);
+        assert_eq!(e.body["id"], item["id"]);
+        out.push(e.body);
+    }
+    out
 }
 
 /// What a scheme's signature covers, beyond the secret itself.

@@ -19,7 +19,7 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::services::events::Event;
 use crate::services::subscriptions::{Delivery, NewSubscription, Subscription};
 use crate::services::webhooks::{Endpoint, Incoming, Intake, NewEndpoint};
-use crate::store::{DeliveryFilter, EventFilter, Page};
+use crate::store::{DeliveryFilter, EventFilter, EventSummary, Page};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,6 +27,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_endpoint, delete_endpoint))
         .routes(routes!(receive, handshake))
         .routes(routes!(list_events))
+        .routes(routes!(get_event))
         .routes(routes!(replay_event))
         .routes(routes!(create_subscription, list_subscriptions))
         .routes(routes!(delete_subscription))
@@ -220,12 +221,10 @@ fn intake_response(intake: Intake) -> Response {
             r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             r
         }
-        Intake::Refused { status, message } => ApiError::new(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED),
-            if status == 403 { "forbidden" } else { "unauthenticated" },
-            message,
-        )
-        .into_response(),
+        Intake::Refused { status, code, message } => {
+            ApiError::new(StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED), code, message)
+                .into_response()
+        }
         Intake::NotFound => ApiError::not_found("no webhook endpoint here").into_response(),
     }
 }
@@ -312,6 +311,41 @@ impl From<Event> for EventDto {
     }
 }
 
+/// An event in a list: its metadata and the size of its body, which
+/// `GET /v1/events/{id}` returns.
+#[derive(Serialize, ToSchema)]
+struct EventSummaryDto {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    provider: String,
+    source: String,
+    provider_event_id: Option<String>,
+    endpoint_id: Option<String>,
+    org: Option<String>,
+    connection_id: Option<String>,
+    received_at: String,
+    /// Bytes of the body as received.
+    body_size: i64,
+}
+
+impl From<EventSummary> for EventSummaryDto {
+    fn from(r: EventSummary) -> Self {
+        Self {
+            id: r.id,
+            kind: r.event_type,
+            provider: r.provider,
+            source: r.source,
+            provider_event_id: r.provider_event_id,
+            endpoint_id: r.endpoint_id,
+            org: r.org,
+            connection_id: r.connection_id,
+            received_at: Timestamp::from_millis(r.received_at).to_rfc3339(),
+            body_size: r.body_size,
+        }
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct EventQuery {
@@ -329,11 +363,11 @@ struct EventQuery {
 
 #[derive(Serialize, ToSchema)]
 struct EventPage {
-    items: Vec<EventDto>,
+    items: Vec<EventSummaryDto>,
     next_cursor: Option<String>,
 }
 
-/// Received events, newest first (secret key, or an org admin for its org).
+/// Received events, newest first, without their bodies (secret key, or an org admin for its org).
 #[utoipa::path(get, path = "/v1/events", tag = "webhooks", params(EventQuery), security(("bearer" = [])), responses((status = 200, body = EventPage)))]
 async fn list_events(
     State(state): State<AppState>,
@@ -345,8 +379,19 @@ async fn list_events(
     let limit = p.limit;
     let filter = EventFilter { org: None, endpoint: q.endpoint, provider: q.provider, event_type: q.kind };
     let items = state.services.list_events(&actor, org.as_ref(), filter, p).await?;
-    let next = next_cursor(&items, limit, |e| e.record.id.clone());
+    let next = next_cursor(&items, limit, |e| e.id.clone());
     Ok(Json(EventPage { items: items.into_iter().map(Into::into).collect(), next_cursor: next }))
+}
+
+/// One event with its headers and body (secret key, or an org admin for its org).
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "webhooks", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = EventDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_event(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<EventDto>> {
+    Ok(Json(state.services.get_event(&actor, &id).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema, Default)]

@@ -30,6 +30,15 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
 
 /// Starts a server with extra settings (key, value) pairs.
 pub async fn spawn_app_with(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_resolving(db, extra, Arc::new(switchboard::outbound::SystemLookup)).await
+}
+
+/// Starts a server whose outbound connections resolve host names with `lookup`.
+pub async fn spawn_app_resolving(
+    db: TestDb,
+    extra: &[(&str, &str)],
+    lookup: Arc<dyn switchboard::outbound::HostLookup>,
+) -> TestApp {
     // RUST_LOG=switchboard=debug shows the server's logs in a failing test's output.
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
@@ -50,7 +59,8 @@ pub async fn spawn_app_with(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
     pairs.extend_from_slice(extra);
     let settings = Settings::from_pairs(&pairs).expect("test settings");
     let clock = ShiftedClock::new();
-    let app = Application::build(settings, clock.clone() as Arc<dyn Clock>).await.expect("build app");
+    let app =
+        Application::build_with_lookup(settings, clock.clone() as Arc<dyn Clock>, lookup).await.expect("build app");
     let addr = app.local_addr().expect("addr");
     let services = app.services().clone();
     let stop = app.shutdown_token();
