@@ -33,8 +33,12 @@ async function sign(r) {
       const signature = nacl.sign.detached(Uint8Array.from(message), keyPair(r.secret).secretKey);
       return { 'X-Signature-Ed25519': Buffer.from(signature).toString('hex'), 'X-Signature-Timestamp': String(ts) };
     }
-    case 'twilio':
-      return { 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(r.secret, r.url, r.params ?? {}) };
+    case 'twilio': {
+      // A Webhooks Rule signs with its shared key and says so in X-Twilio-Webhooks-Signature-Settings.
+      const headers = { 'X-Twilio-Signature': twilio.getExpectedTwilioSignature(r.secret, r.url, r.params ?? {}, r.algorithm ?? twilio.HMAC_SHA1) };
+      if (r.algorithm) headers[twilio.SIGNATURE_SETTINGS_HEADER] = `key=webhooks_sharedkey_test,algorithm=${r.algorithm}`;
+      return headers;
+    }
     default:
       throw new Error(`unknown scheme ${r.scheme}`);
   }

@@ -50,6 +50,13 @@ impl Timestamp {
         }
     }
 
+    /// The calendar day (UTC) this instant falls on.
+    #[must_use]
+    pub fn date(self) -> ::time::Date {
+        ::time::OffsetDateTime::from_unix_timestamp(self.0.div_euclid(1000))
+            .map_or(::time::Date::MIN, ::time::OffsetDateTime::date)
+    }
+
     /// Parses RFC 3339 (any offset).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let dt = ::time::OffsetDateTime::parse(s, &::time::format_description::well_known::Rfc3339).ok()?;

@@ -195,6 +195,29 @@ fn hmac256(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
     mac
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TwilioAlgorithm {
+    Sha1,
+    Sha256,
+}
+
+/// `X-Twilio-Webhooks-Signature-Settings: key=…,algorithm=HMAC_SHA256` (absent: HMAC-SHA1).
+fn twilio_algorithm(r: &Request<'_>) -> Result<TwilioAlgorithm, Refusal> {
+    const NAME: &str = "X-Twilio-Webhooks-Signature-Settings";
+    let Some(settings) = r.headers.get(NAME) else { return Ok(TwilioAlgorithm::Sha1) };
+    let algorithm = settings
+        .split(',')
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("algorithm"))
+        .map(|(_, v)| v.trim());
+    match algorithm {
+        None => Ok(TwilioAlgorithm::Sha1),
+        Some(a) if a.eq_ignore_ascii_case("HMAC_SHA1") => Ok(TwilioAlgorithm::Sha1),
+        Some(a) if a.eq_ignore_ascii_case("HMAC_SHA256") => Ok(TwilioAlgorithm::Sha256),
+        Some(_) => Err(Refusal::Malformed(NAME)),
+    }
+}
+
 fn hmac1(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha1> {
     let mut mac =
         <Hmac<Sha1> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
@@ -265,7 +288,15 @@ pub fn verify(scheme: Scheme, secrets: &[&[u8]], r: &Request<'_>) -> Result<(), 
                 .decode(header(r, "X-Twilio-Signature")?)
                 .map_err(|_| Refusal::Malformed("X-Twilio-Signature"))?;
             let data = twilio_signed_data(r)?;
-            any_secret(secrets, |s| hmac1(s, &[data.as_bytes()]).verify_slice(&sig).is_ok())
+            // A Webhooks Rule signs with its shared key and names the algorithm; otherwise HMAC-SHA1.
+            match twilio_algorithm(r)? {
+                TwilioAlgorithm::Sha1 => {
+                    any_secret(secrets, |s| hmac1(s, &[data.as_bytes()]).verify_slice(&sig).is_ok())
+                }
+                TwilioAlgorithm::Sha256 => {
+                    any_secret(secrets, |s| hmac256(s, &[data.as_bytes()]).verify_slice(&sig).is_ok())
+                }
+            }
         }
         Scheme::Discord => {
             let sig = hex::decode(header(r, "X-Signature-Ed25519")?)
@@ -319,8 +350,8 @@ pub fn verify(scheme: Scheme, secrets: &[&[u8]], r: &Request<'_>) -> Result<(), 
         Scheme::Trello => {
             let sig =
                 STANDARD.decode(header(r, "X-Trello-Webhook")?).map_err(|_| Refusal::Malformed("X-Trello-Webhook"))?;
-            let callback = r.url.split('?').next().unwrap_or(r.url);
-            any_secret(secrets, |s| hmac1(s, &[r.body, callback.as_bytes()]).verify_slice(&sig).is_ok())
+            // The callback URL exactly as registered, query string included.
+            any_secret(secrets, |s| hmac1(s, &[r.body, r.url.as_bytes()]).verify_slice(&sig).is_ok())
         }
         Scheme::SharedSecret => {
             let given = header(r, "X-Webhook-Secret")?.as_bytes();

@@ -65,6 +65,23 @@ pub async fn open_vault(settings: &Settings, store: &Store, clock: Arc<dyn Clock
     Ok(Vault::open(store.clone(), masters, clock).await?)
 }
 
+/// How long before a pinned provider API version stops being served the server starts warning.
+const VERSION_WARNING_DAYS: i64 = 90;
+
+fn warn_of_ending_versions(catalog: &switchboard_core::catalog::Catalog, now: switchboard_core::time::Timestamp) {
+    let today = now.date();
+    for (id, version, end) in
+        switchboard_core::catalog::versions_ending(catalog.iter().map(AsRef::as_ref), today, VERSION_WARNING_DAYS)
+    {
+        tracing::warn!(
+            provider = %id,
+            version = %version,
+            ends = %end,
+            "{id} pins API version {version}, which its provider stops serving on {end}: update the entry (switchboard providers list --expiring {VERSION_WARNING_DAYS})"
+        );
+    }
+}
+
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
@@ -97,6 +114,7 @@ impl Application {
         let store = open_store(&settings).await?;
         let vault = open_vault(&settings, &store, clock.clone()).await?;
         let catalog = catalog::load(settings.providers_dir.as_deref())?;
+        warn_of_ending_versions(&catalog, clock.now());
         let services =
             Services::with_lookup(store, vault, catalog, clock, settings.clone(), lookup).map_err(StartError::Http)?;
         let router = http::router(services.clone());

@@ -96,6 +96,30 @@ mod tests {
         p.credentials[&mode].fields.iter().map(|f| f.name.as_str()).collect()
     }
 
+    /// A built-in entry still pinning a version its provider no longer serves fails here, before a
+    /// release; `switchboard providers list --expiring DAYS` shows what comes next.
+    #[test]
+    fn no_builtin_entry_pins_an_api_version_past_its_end() {
+        use crate::clock::Clock as _;
+        let catalog = load(None).unwrap_or_else(|e| panic!("{e}"));
+        let today = crate::clock::SystemClock.now().date();
+        let ended = switchboard_core::catalog::versions_ending(catalog.iter().map(AsRef::as_ref), today, 0);
+        assert!(
+            ended.is_empty(),
+            "API versions past their end on {today}: {ended:?}; move these entries to a current version"
+        );
+        // The versions a review named are current.
+        for (id, version) in
+            [("shopify", "2026-10"), ("facebook", "v26.0"), ("instagram", "v26.0"), ("whatsapp", "v26.0")]
+        {
+            assert_eq!(
+                catalog.get(id).and_then(|p| p.api_version.as_ref()).map(|v| v.version.as_str()),
+                Some(version),
+                "{id}"
+            );
+        }
+    }
+
     #[test]
     fn the_builtin_catalog_is_valid_and_complete() {
         let catalog = load(None).unwrap_or_else(|e| panic!("{e}"));
@@ -106,7 +130,10 @@ mod tests {
         let get = |id: &str| catalog.get(id).unwrap();
         assert_eq!(field_names(get("telegram"), CredentialMode::BotToken), ["bot_token"]);
         assert_eq!(field_names(get("openai"), CredentialMode::ApiKey), ["api_key"]);
-        assert_eq!(field_names(get("sendgrid"), CredentialMode::ApiKey), ["api_key"]);
+        // SendGrid also takes an optional region (api_host) for EU-pinned subusers.
+        let sendgrid = &get("sendgrid").credentials[&CredentialMode::ApiKey];
+        let required: Vec<&str> = sendgrid.fields.iter().filter(|f| f.required).map(|f| f.name.as_str()).collect();
+        assert_eq!(required, ["api_key"]);
         assert_eq!(field_names(get("twilio"), CredentialMode::Basic), ["account_sid", "auth_token"]);
         assert_eq!(field_names(get("trello"), CredentialMode::ApiKey), ["api_key", "token"]);
         assert_eq!(field_names(get("discord"), CredentialMode::Webhook), ["webhook_url"]);

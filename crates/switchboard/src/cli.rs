@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use switchboard_core::access::Principal;
+
 use switchboard_core::time::Timestamp;
 use switchboard_core::vault::MasterKey;
 
@@ -123,7 +124,11 @@ pub enum VaultCommand {
 #[derive(Subcommand, Debug)]
 pub enum ProvidersCommand {
     /// List the catalog (built-in plus SWITCHBOARD_PROVIDERS_DIR).
-    List,
+    List {
+        /// Only entries whose pinned API version stops being served within DAYS (or already has).
+        #[arg(long, value_name = "DAYS")]
+        expiring: Option<u32>,
+    },
     /// Validate a folder of operator provider files.
     Validate { dir: PathBuf },
 }
@@ -363,7 +368,20 @@ async fn rotate_key(settings: Settings, new_key_file: &std::path::Path) -> anyho
 
 fn providers_cmd(cli: &Cli, command: &ProvidersCommand) -> anyhow::Result<()> {
     match command {
-        ProvidersCommand::List => {
+        ProvidersCommand::List { expiring: Some(days) } => {
+            let s = settings(cli)?;
+            let catalog = crate::catalog::load(s.providers_dir.as_deref())?;
+            let today = SystemClock.now().date();
+            let ending =
+                switchboard_core::catalog::versions_ending(catalog.iter().map(AsRef::as_ref), today, i64::from(*days));
+            for (id, version, end) in &ending {
+                let when = if *end <= today { "ended" } else { "ends" };
+                println!("{id:<22} {version:<12} {when} {end}");
+            }
+            println!("{} provider(s) with an API version ending within {days} days", ending.len());
+            Ok(())
+        }
+        ProvidersCommand::List { expiring: None } => {
             let s = settings(cli)?;
             let catalog = crate::catalog::load(s.providers_dir.as_deref())?;
             for p in catalog.iter() {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use model::*;
-pub use validate::{Problem, validate_provider};
+pub use validate::{Problem, validate_provider, versions_ending};
 
 /// Where an entry came from, for error messages.
 #[derive(Debug, Clone)]

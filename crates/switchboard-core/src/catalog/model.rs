@@ -17,6 +17,9 @@ pub struct Provider {
     pub api_base_url: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub api_headers: BTreeMap<String, String>,
+    /// The provider API version this entry pins, and when the provider stops serving it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<ApiVersion>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +34,41 @@ pub struct Provider {
     pub credentials: BTreeMap<CredentialMode, CredentialSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<Webhooks>,
+}
+
+/// A pinned API version (in `api_base_url`, a header, or a mode's `base_url`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiVersion {
+    /// The version string exactly as it appears in the URL or header, e.g. `2026-10` or `v24.0`.
+    pub version: String,
+    /// The provider's page that says which versions it serves, and until when.
+    pub docs_url: String,
+    /// The first day the provider no longer serves this version (`YYYY-MM-DD`), where it publishes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<String>,
+}
+
+impl ApiVersion {
+    /// `ends` as (year, month, day), when given and well-formed.
+    #[must_use]
+    pub fn end_date(&self) -> Option<(i32, u8, u8)> {
+        parse_date(self.ends.as_deref()?)
+    }
+}
+
+/// `YYYY-MM-DD` as numbers, checked for a real calendar day.
+#[must_use]
+pub fn parse_date(s: &str) -> Option<(i32, u8, u8)> {
+    let mut parts = s.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i32, u8, u8) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let month = time::Month::try_from(m).ok()?;
+    time::Date::from_calendar_date(y, month, d).ok()?;
+    Some((y, m, d))
 }
 
 /// How a provider says "slow down" besides HTTP 429.
@@ -103,6 +141,13 @@ pub enum BodyKind {
 pub struct OAuth2 {
     pub authorization_url: String,
     pub token_url: String,
+    /// The provider's documentation of its OAuth endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_url: Option<String>,
+    /// Extra parameters of the code exchange (templates; one that renders empty is left out),
+    /// e.g. Shopify's `expiring = "1"` for expiring offline tokens.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_params: BTreeMap<String, String>,
     #[serde(default)]
     pub client_auth: ClientAuth,
     #[serde(default = "form_body")]
@@ -153,9 +198,23 @@ pub struct OAuth2 {
     /// Callback query parameters to record as metadata, `name = parameter` (QuickBooks' `realmId`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub callback_metadata: BTreeMap<String, String>,
+    /// Per-account placeholder values the provider names on the callback (Zoho's data centre in
+    /// `accounts-server`): `name = { param, pattern }`, the pattern's first group being the value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub callback_placeholders: BTreeMap<String, CallbackPlaceholder>,
     /// A signature over the callback query to verify before anything else (Shopify).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_signature: Option<CallbackSignature>,
+}
+
+/// Where a callback carries a placeholder's value.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackPlaceholder {
+    /// The callback query parameter.
+    pub param: String,
+    /// An anchored regex over the parameter; its first capture group is the value.
+    pub pattern: String,
 }
 
 /// How a provider signs the callback query.
@@ -333,6 +392,9 @@ pub enum TestKind {
 pub struct RequestSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<TestKind>,
+    /// The provider's documentation of this endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_url: Option<String>,
     /// The request runs only when this field has a value (optional test paths).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only_if: Option<String>,

@@ -18,11 +18,13 @@ pattern = "^(eu|us)$"
 default = "eu"
 
 [oauth2]
+docs_url = "https://acme.example/docs/oauth"
 authorization_url = "https://{region}.acme.example/authorize"
 token_url = "https://{region}.acme.example/token"
 default_scopes = ["read"]
 
 [oauth2.identity]
+docs_url = "https://acme.example/docs/me"
 path = "/me"
 id = "id"
 
@@ -36,6 +38,7 @@ prefixes = ["ak_"]
 [credentials.api_key.auth]
 header = { Authorization = "Bearer {api_key}" }
 [credentials.api_key.test]
+docs_url = "https://acme.example/docs/me"
 path = "/me"
 id = "id"
 "#;
@@ -82,7 +85,10 @@ fn unknown_keys_bad_urls_and_categories_are_refused() {
 
 #[test]
 fn an_incomplete_mode_is_refused() {
-    let no_test = GOOD.replace("[credentials.api_key.test]\npath = \"/me\"\nid = \"id\"\n", "");
+    let no_test = GOOD.replace(
+        "[credentials.api_key.test]\ndocs_url = \"https://acme.example/docs/me\"\npath = \"/me\"\nid = \"id\"\n",
+        "",
+    );
     let p = problems(&no_test);
     assert!(p.iter().any(|m| m.contains("credentials.api_key.test")), "{p:?}");
     let smtp = format!(
@@ -113,4 +119,76 @@ fn an_operator_file_overrides_a_builtin() {
     ])
     .unwrap();
     assert_eq!(cat.get("acme").unwrap().name, "Acme (EU mirror)");
+}
+
+#[test]
+fn every_endpoint_names_its_documentation() {
+    let bare = GOOD.replace("docs_url = \"https://acme.example/docs/me\"\n", "");
+    let p = problems(&bare);
+    assert!(p.iter().any(|m| m.contains("oauth2.identity.docs_url")), "{p:?}");
+    assert!(p.iter().any(|m| m.contains("credentials.api_key.test.docs_url")), "{p:?}");
+    let http = GOOD.replace("https://acme.example/docs/oauth", "http://acme.example/docs/oauth");
+    assert!(problems(&http).iter().any(|m| m.contains("oauth2.docs_url")), "docs must be https");
+}
+
+#[test]
+fn a_pinned_version_must_be_carried_and_dated_correctly() {
+    let with = |table: &str| GOOD.replace("\n[placeholders.region]", &format!("\n{table}\n[placeholders.region]"));
+    assert!(
+        problems(&with(
+            "[api_version]\nversion = \"v1\"\ndocs_url = \"https://acme.example/versions\"\nends = \"2027-01-21\"\n"
+        ))
+        .is_empty()
+    );
+    let p = problems(&with("[api_version]\nversion = \"v9\"\ndocs_url = \"https://acme.example/versions\"\n"));
+    assert!(p.iter().any(|m| m.contains("api_version.version")), "the version is not in any URL or header: {p:?}");
+    let p = problems(&with(
+        "[api_version]\nversion = \"v1\"\ndocs_url = \"https://acme.example/versions\"\nends = \"2027-02-30\"\n",
+    ));
+    assert!(p.iter().any(|m| m.contains("api_version.ends")), "not a calendar day: {p:?}");
+}
+
+#[test]
+fn versions_ending_within_a_window_are_listed_by_date() {
+    let entry = |id: &str, ends: &str| {
+        let text = GOOD.replace("id = \"acme\"", &format!("id = \"{id}\"")).replace(
+            "\n[placeholders.region]",
+            &format!("\n[api_version]\nversion = \"v1\"\ndocs_url = \"https://acme.example/v\"\nends = \"{ends}\"\n\n[placeholders.region]"),
+        );
+        src(id, &text)
+    };
+    let cat = Catalog::load(&[entry("late", "2027-06-01"), entry("soon", "2027-01-21"), entry("gone", "2026-11-30")])
+        .unwrap();
+    let day = time::Date::from_calendar_date(2026, time::Month::December, 1).unwrap();
+    let ids = |within| -> Vec<String> {
+        versions_ending(cat.iter().map(AsRef::as_ref), day, within).into_iter().map(|(id, _, _)| id).collect()
+    };
+    assert_eq!(ids(0), ["gone"], "already past its end");
+    assert_eq!(ids(90), ["gone", "soon"]);
+    assert_eq!(ids(365), ["gone", "soon", "late"]);
+}
+
+#[test]
+fn token_params_and_callback_placeholders_are_checked() {
+    let with_oauth =
+        |extra: &str| GOOD.replace("default_scopes = [\"read\"]", &format!("default_scopes = [\"read\"]\n{extra}"));
+    assert!(problems(&with_oauth("token_params = { expiring = \"{region}\" }")).is_empty());
+    assert!(!problems(&with_oauth("token_params = { expiring = \"{nope}\" }")).is_empty(), "undeclared name");
+    assert!(!problems(&with_oauth("token_params = { code = \"x\" }")).is_empty(), "the flow's own parameter");
+    let per_account = GOOD.replace("label = \"Region\"", "label = \"Region\"\nper_account = true");
+    let cp = |text: &str, pattern: &str| {
+        problems(&text.replace(
+            "default_scopes = [\"read\"]",
+            &format!("default_scopes = [\"read\"]\ncallback_placeholders = {{ region = {{ param = \"location\", pattern = '{pattern}' }} }}"),
+        ))
+    };
+    assert!(cp(&per_account, "^(eu|us)$").is_empty());
+    assert!(!cp(GOOD, "^(eu|us)$").is_empty(), "only a per-account value may come from the callback");
+    assert!(!cp(&per_account, "^eu$").is_empty(), "needs a capture group");
+}
+
+#[test]
+fn a_url_placeholder_cannot_be_per_account() {
+    let bad = GOOD.replace("label = \"Region\"", "label = \"Region\"\nper_account = true\nformat = \"url\"");
+    assert!(problems(&bad).iter().any(|m| m.contains("per_account")), "{:?}", problems(&bad));
 }

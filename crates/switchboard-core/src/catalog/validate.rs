@@ -38,6 +38,8 @@ const OAUTH_NAMES: &[&str] = &["access_token", "refresh_token", "client_id", "cl
 struct Checker<'a> {
     origin: &'a str,
     problems: Vec<Problem>,
+    /// The generic entries (custom-oauth2, custom-api-key) have no provider documentation to name.
+    generic: bool,
 }
 
 impl Checker<'_> {
@@ -91,6 +93,16 @@ impl Checker<'_> {
         }
     }
 
+    /// Every endpoint names the provider's page it comes from: a wrong endpoint passes every
+    /// local test, so the page is how a reviewer checks it.
+    fn docs(&mut self, key: &str, value: Option<&str>) {
+        match value {
+            Some(v) => self.https_url(key, v),
+            None if self.generic => {}
+            None => self.report(key, "name the provider's documentation page this endpoint comes from (https)"),
+        }
+    }
+
     fn path(&mut self, key: &str, value: &str) {
         if !path::is_valid(value) {
             self.report(key, format!("{value:?} is not a path like \"result.username\" or \"data.0.id\""));
@@ -114,6 +126,7 @@ impl Checker<'_> {
         if req.kind.is_some() {
             return;
         }
+        self.docs(&format!("{key}.docs_url"), req.docs_url.as_deref());
         if let Some(f) = &req.only_if
             && !allowed.contains(f)
         {
@@ -210,7 +223,7 @@ fn is_snake(s: &str) -> bool {
 /// Every problem with one entry (empty when it is sound).
 #[must_use]
 pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
-    let mut c = Checker { origin, problems: Vec::new() };
+    let mut c = Checker { origin, problems: Vec::new(), generic: p.id.starts_with("custom-") };
     if !is_slug(&p.id) {
         c.report("id", format!("{:?} must be lowercase letters and digits joined by single hyphens", p.id));
     }
@@ -287,6 +300,9 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
     for (h, v) in &p.api_headers {
         c.template(&format!("api_headers.{h}"), v, &BTreeSet::new(), false, false);
     }
+    if let Some(v) = &p.api_version {
+        check_api_version(&mut c, p, v);
+    }
     if let Some(rl) = &p.rate_limit {
         if let Some(path) = &rl.path {
             c.path("rate_limit.path", path);
@@ -325,6 +341,49 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
     c.problems
 }
 
+/// The pinned version must be where requests carry it, and its end a real date.
+fn check_api_version(c: &mut Checker<'_>, p: &Provider, v: &ApiVersion) {
+    c.non_empty("api_version.version", &v.version);
+    c.https_url("api_version.docs_url", &v.docs_url);
+    if let Some(ends) = &v.ends
+        && v.end_date().is_none()
+    {
+        c.report("api_version.ends", format!("{ends:?} is not a date like 2027-01-21"));
+    }
+    let carried = p.api_base_url.iter().chain(p.api_headers.values()).chain(
+        p.credentials.values().flat_map(|m| m.base_url.iter().chain(m.auth.iter().flat_map(|a| a.header.values()))),
+    );
+    if !v.version.is_empty() && !carried.into_iter().any(|s| s.contains(&v.version)) {
+        c.report(
+            "api_version.version",
+            format!("{:?} appears in neither api_base_url, api_headers nor a mode's base_url", v.version),
+        );
+    }
+}
+
+/// Entries whose pinned API version ends on or before `day` + `within_days`, with that end date.
+#[must_use]
+pub fn versions_ending<'a>(
+    providers: impl IntoIterator<Item = &'a Provider>,
+    day: time::Date,
+    within_days: i64,
+) -> Vec<(String, String, time::Date)> {
+    let limit = day.saturating_add(time::Duration::days(within_days));
+    let mut out = Vec::new();
+    for p in providers {
+        if let Some(v) = &p.api_version
+            && let Some((y, m, d)) = v.end_date()
+            && let Ok(month) = time::Month::try_from(m)
+            && let Ok(end) = time::Date::from_calendar_date(y, month, d)
+            && end <= limit
+        {
+            out.push((p.id.clone(), v.version.clone(), end));
+        }
+    }
+    out.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
 fn check_oauth2(
     c: &mut Checker<'_>,
     p: &Provider,
@@ -334,6 +393,16 @@ fn check_oauth2(
 ) {
     let mut allowed = placeholders.clone();
     allowed.extend(OAUTH_NAMES.iter().map(|s| (*s).to_owned()));
+    c.docs("oauth2.docs_url", o.docs_url.as_deref());
+    for (k, v) in &o.token_params {
+        if matches!(
+            k.as_str(),
+            "grant_type" | "code" | "redirect_uri" | "code_verifier" | "client_id" | "client_secret"
+        ) {
+            c.report(&format!("oauth2.token_params.{k}"), "is set by the flow itself");
+        }
+        c.template(&format!("oauth2.token_params.{k}"), v, placeholders, false, false);
+    }
     c.template("oauth2.authorization_url", &o.authorization_url, placeholders, true, false);
     c.template("oauth2.token_url", &o.token_url, placeholders, true, false);
     if o.scope_separator.is_empty() {
@@ -362,7 +431,26 @@ fn check_oauth2(
     let has_base = p.api_base_url.is_some();
     for (name, req) in [("identity", &o.identity), ("revoke", &o.revoke), ("exchange", &o.exchange)] {
         if let Some(r) = req {
-            c.request(&format!("oauth2.{name}"), r, &allowed, has_base);
+            // Identity and revocation run with the account's metadata (Salesforce's My Domain host).
+            let mut with_metadata = allowed.clone();
+            if name != "exchange" {
+                with_metadata.extend(metadata.iter().cloned());
+            }
+            c.request(&format!("oauth2.{name}"), r, &with_metadata, has_base);
+        }
+    }
+    for (name, cp) in &o.callback_placeholders {
+        let key = format!("oauth2.callback_placeholders.{name}");
+        match p.placeholders.get(name) {
+            Some(ph) if ph.per_account => {}
+            Some(_) => c.report(&key, "only a per_account placeholder can come from the callback"),
+            None => c.report(&key, format!("{name:?} is not a declared placeholder")),
+        }
+        c.non_empty(&format!("{key}.param"), &cp.param);
+        if let Some(re) = c.regex(&format!("{key}.pattern"), &cp.pattern)
+            && re.captures_len() < 2
+        {
+            c.report(&format!("{key}.pattern"), "needs a capture group: the value is its first group");
         }
     }
     if let Some(i) = &o.issuer {

@@ -546,9 +546,11 @@ impl Services {
             .get(&h.provider)
             .cloned()
             .ok_or_else(|| fail("server_error", "the provider left the catalog".into()))?;
-        let account: BTreeMap<String, String> = serde_json::from_str(&h.params).unwrap_or_default();
-        let app =
-            self.oauth_app(&integration, &provider, &account).await.map_err(|e| fail("server_error", e.to_string()))?;
+        let mut account_params: BTreeMap<String, String> = serde_json::from_str(&h.params).unwrap_or_default();
+        let app = self
+            .oauth_app(&integration, &provider, &account_params)
+            .await
+            .map_err(|e| fail("server_error", e.to_string()))?;
 
         // RFC 9207: a server that always names itself must do so; a missing `iss` may be a mix-up.
         if app.spec.authorization_response_iss_parameter_supported
@@ -580,6 +582,30 @@ impl Services {
                 ));
             }
         }
+        // Values the provider names on the callback (the account's data centre), within the
+        // entry's pattern: requests then go to that account's own hosts.
+        let mut named_on_callback = false;
+        for (name, cp) in &app.spec.callback_placeholders {
+            let Some(given) = query.get(&cp.param) else { continue };
+            let value = regex::Regex::new(&cp.pattern)
+                .ok()
+                .and_then(|re| re.captures(given).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned()))
+                .ok_or_else(|| {
+                    fail(
+                        "invalid_request",
+                        format!("the callback's {} {given:?} is not one {} is known to use", cp.param, provider.name),
+                    )
+                })?;
+            account_params.insert(name.clone(), value);
+            named_on_callback = true;
+        }
+        let app = if named_on_callback {
+            self.oauth_app(&integration, &provider, &account_params)
+                .await
+                .map_err(|e| fail("invalid_request", e.to_string()))?
+        } else {
+            app
+        };
         if let Some(err) = query.get("error") {
             let description = query.get("error_description").cloned().unwrap_or_else(|| match err.as_str() {
                 "access_denied" => "the user did not grant access".into(),

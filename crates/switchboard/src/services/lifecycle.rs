@@ -3,7 +3,7 @@
 //! (a lease in the store), with `needs_reauth` on a dead grant and backoff on
 //! transient failures.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,8 +50,13 @@ pub fn backoff(failures: u32) -> Duration {
 }
 
 impl Services {
+    /// Due: an OAuth token inside the refresh window that can be refreshed. A
+    /// connection without a refresh token (`refresh_at` is NULL while it is
+    /// connected) is handed out until it expires, and is not refreshed early
+    /// into a failure it cannot avoid.
     fn refresh_due(&self, rec: &ConnectionRecord, now: Timestamp) -> bool {
         rec.auth_mode == "oauth2"
+            && (rec.refresh_at.is_some() || Self::expired(rec, now))
             && rec.expires_at.is_some_and(|e| e <= now.plus(self.settings.refresh_window).millis())
     }
 
@@ -340,7 +345,8 @@ impl Services {
             return Ok(false);
         }
         let tokens = self.open_tokens(rec).await.map_err(|e| e.to_string())?;
-        app.revoke(&self.outbound, &tokens).await.map(|()| true)
+        let metadata: BTreeMap<String, Value> = serde_json::from_str(&rec.metadata).unwrap_or_default();
+        app.revoke(&self.outbound, &tokens, &metadata).await.map(|()| true)
     }
 
     /// Re-reads a connection's account metadata (the sync job).

@@ -196,7 +196,15 @@ impl OAuthApp {
         if let Some(v) = verifier {
             params.push(("code_verifier", v.to_owned()));
         }
-        let url = self.vars().render_url(&self.spec.token_url).map_err(|e| TokenError::Transient(e.to_string()))?;
+        let vars = self.vars();
+        for (name, template) in &self.spec.token_params {
+            let value = vars.render(template).map_err(|e| TokenError::Transient(e.to_string()))?;
+            // An empty value (a setting turned off) leaves the parameter out.
+            if !value.is_empty() {
+                params.push((name.as_str(), value));
+            }
+        }
+        let url = vars.render_url(&self.spec.token_url).map_err(|e| TokenError::Transient(e.to_string()))?;
         let res = self.token_request(outbound, &url, params).await?;
         self.read_token_answer(&res)
     }
@@ -382,9 +390,15 @@ impl OAuthApp {
     }
 
     /// Revokes the token at the provider, when the catalog says how.
-    pub async fn revoke(&self, outbound: &Outbound, tokens: &OAuthTokens) -> Result<(), String> {
+    pub async fn revoke(
+        &self,
+        outbound: &Outbound,
+        tokens: &OAuthTokens,
+        metadata: &BTreeMap<String, Value>,
+    ) -> Result<(), String> {
         let Some(spec) = &self.spec.revoke else { return Ok(()) };
         let mut vars = self.vars();
+        vars.metadata = Some(metadata);
         vars.extra.insert("access_token", tokens.access_token.clone());
         vars.extra.insert("refresh_token", tokens.refresh_token.clone().unwrap_or_else(|| tokens.access_token.clone()));
         let secret = self.client_secret.as_ref().map(|s| s.expose_secret().to_owned()).unwrap_or_default();
@@ -489,6 +503,7 @@ fn request(
 ) -> RequestSpec {
     RequestSpec {
         kind: None,
+        docs_url: None,
         only_if: None,
         method: method.to_string(),
         path: None,

@@ -140,6 +140,54 @@ fn providers_validate_names_the_broken_file_and_key() {
 }
 
 #[test]
+fn api_versions_nearing_their_end_are_listed_and_warned_about_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let providers = dir.path().join("providers");
+    std::fs::create_dir(&providers).unwrap();
+    let ends = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+    std::fs::write(
+        providers.join("acme.toml"),
+        format!(
+            r#"id = "acme"
+name = "Acme"
+description = "Widgets."
+categories = ["crm"]
+docs_url = "https://acme.example/docs"
+api_base_url = "https://api.acme.example/v7"
+
+[api_version]
+version = "v7"
+docs_url = "https://acme.example/versions"
+ends = "{ends}"
+
+[credentials.api_key]
+label = "API key"
+[[credentials.api_key.fields]]
+name = "api_key"
+label = "API key"
+secret = true
+[credentials.api_key.auth]
+header = {{ Authorization = "Bearer {{api_key}}" }}
+[credentials.api_key.test]
+docs_url = "https://acme.example/docs/me"
+path = "/me"
+"#
+        ),
+    )
+    .unwrap();
+    let env = [("SWITCHBOARD_PROVIDERS_DIR", "providers")];
+    let (ok, out, err) = run(dir.path(), &env, &["providers", "list", "--expiring", "90"]);
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l.starts_with("acme") && l.contains("v7") && l.contains(&ends.to_string())), "{out}");
+    let (ok, out, _) = run(dir.path(), &env, &["providers", "list", "--expiring", "10"]);
+    assert!(ok && !out.contains("acme"), "{out}");
+    let mut s = Server::start(dir.path(), &env).unwrap();
+    let logs = s.logs();
+    assert!(logs.contains("acme pins API version v7") && logs.contains(&ends.to_string()), "{logs}");
+    s.sigterm();
+}
+
+#[test]
 fn rotate_key_runs_online_and_afterwards_only_the_new_key_is_needed() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();

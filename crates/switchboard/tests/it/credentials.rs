@@ -195,7 +195,7 @@ fn discord(s: &Seen) -> Shape {
 }
 
 fn whatsapp(s: &Seen) -> Shape {
-    if s.path != "/v21.0/106540352242922" || s.query("fields").is_none() {
+    if s.path != "/v26.0/106540352242922" || s.query("fields").is_none() {
         return unexpected(s);
     }
     match Variant::of(s.bearer().as_deref()) {
@@ -572,4 +572,33 @@ async fn custom_api_key_sends_the_named_header_and_saves_unchecked_without_a_tes
     let a = app.post("/v1/connections", json!({"provider": "custom-api-key", "org": "acme", "credentials": {"base_url": "https://api.acme.example/v2", "api_key": "zzz"}})).await;
     assert_eq!(a.status, 201, "without a test path the key is saved unchecked: {}", a.body);
     assert_eq!(fake.hits(), 1);
+}
+
+/// SendGrid's EU-pinned subusers are served at api.eu.sendgrid.com; the connection's region picks the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sendgrid_eu_subusers_are_tested_at_the_eu_host() {
+    let global = Fake::start("https://api.sendgrid.com", sendgrid).await;
+    let eu = Fake::start("https://api.eu.sendgrid.com", sendgrid).await;
+    let overrides = format!("{},{}", global.override_entry(), eu.override_entry());
+    let app = spawn_app_with(TestDb::sqlite().await, &[("outbound_overrides", &overrides)]).await;
+    let a = app
+        .post(
+            "/v1/connections",
+            json!({"provider": "sendgrid", "org": "acme", "credentials": {"api_key": "SG.eu-good", "api_host": "api.eu.sendgrid.com"}}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!((eu.hits(), global.hits()), (1, 0));
+    let a = app
+        .post("/v1/connections", json!({"provider": "sendgrid", "org": "acme", "credentials": {"api_key": "SG.good"}}))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!((eu.hits(), global.hits()), (1, 1), "the default region is the global host");
+    let a = app
+        .post(
+            "/v1/connections/test",
+            json!({"provider": "sendgrid", "credentials": {"api_key": "SG.good", "api_host": "api.attacker.example"}}),
+        )
+        .await;
+    assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("credentials.api_host")), "{}", a.body);
 }

@@ -79,9 +79,13 @@ fn metadata_value(p: &Provider, name: &str) -> Value {
     Value::String(if used_in_url { METADATA_URL.to_owned() } else { format!("meta-{name}") })
 }
 
-fn authorize(s: &Seen) -> Shape {
+/// The authorization server's redirect back, naming itself with `iss` where the entry declares an issuer.
+fn authorize(s: &Seen, issuer: Option<&str>) -> Shape {
     let q = |k: &str| s.query(k).unwrap_or_default();
     let mut params: BTreeMap<&str, String> = BTreeMap::new();
+    if let Some(iss) = issuer {
+        params.insert("iss", iss.to_owned());
+    }
     params.insert("code", "generic-code".into());
     params.insert("state", q("state"));
     params.insert("shop", "acme.myshopify.com".into());
@@ -108,11 +112,16 @@ async fn every_oauth_provider_in_the_catalog_connects() {
 
     let mut answers: BTreeMap<String, Answers> = BTreeMap::new();
     let mut origins: BTreeSet<String> = BTreeSet::new();
+    let mut issuers: BTreeMap<String, String> = BTreeMap::new();
     // The access token each provider will hold: providers sharing a token endpoint share its answer.
     let mut expected_token: BTreeMap<String, String> = BTreeMap::new();
     for p in &providers {
         let o = p.oauth2.as_ref().unwrap();
-        origins.insert(origin(&render(p, &o.authorization_url, "")));
+        let authorize_origin = origin(&render(p, &o.authorization_url, ""));
+        if let Some(iss) = &o.issuer {
+            issuers.insert(authorize_origin.clone(), render(p, iss, "").as_str().trim_end_matches('/').to_owned());
+        }
+        origins.insert(authorize_origin);
         for t in [Some(&o.token_url), o.refresh_url.as_ref(), o.exchange.as_ref().and_then(|e| e.url.as_ref())]
             .into_iter()
             .flatten()
@@ -173,10 +182,11 @@ async fn every_oauth_provider_in_the_catalog_connects() {
     for o in &origins {
         let a = answers.remove(o).unwrap_or_default();
         let (tokens, identities) = (Arc::new(a.tokens), Arc::new(a.identities));
+        let issuer = issuers.get(o).cloned();
         fakes.push(
             Fake::start(o, move |s| {
                 if s.query("response_type").as_deref() == Some("code") {
-                    return authorize(s);
+                    return authorize(s, issuer.as_deref());
                 }
                 if is_token_request(s)
                     && let Some(doc) = tokens.get(&s.path)

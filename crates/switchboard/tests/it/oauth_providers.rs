@@ -325,33 +325,83 @@ fn shopify_sign(params: &[(&str, &str)]) -> String {
     hex::encode(crate::support::signing::hmac_sha256(SHOPIFY_SECRET.as_bytes(), message.as_bytes()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shopify_uses_per_shop_urls_and_signed_callbacks() {
-    let tamper = Arc::new(Mutex::new(false));
-    let t = tamper.clone();
-    let shop = Fake::start("https://acme.myshopify.com", move |s| match s.path.as_str() {
+/// The Shopify fake: per-shop OAuth with signed callbacks; expiring offline tokens (60 minutes) when
+/// the code exchange says `expiring=1`, each refresh answering a new refresh token and refusing the
+/// one it replaced; non-expiring tokens otherwise.
+fn shopify_fake(tamper: Arc<Mutex<bool>>, seen: Log) -> impl Fn(&Seen) -> Shape + Send + Sync + 'static {
+    let live_refresh = Arc::new(Mutex::new(String::new()));
+    move |s: &Seen| match s.path.as_str() {
         "/admin/oauth/authorize" => {
             let state = s.query("state").unwrap();
-            let mut params = vec![("code", "0907a61c0c8d55e99db179b68161bc00"), ("host", "YWNtZS5teXNob3BpZnkuY29tL2FkbWlu"), ("shop", "acme.myshopify.com"), ("state", state.as_str()), ("timestamp", "1337178173")];
+            let mut params = vec![
+                ("code", "0907a61c0c8d55e99db179b68161bc00"),
+                ("host", "YWNtZS5teXNob3BpZnkuY29tL2FkbWlu"),
+                ("shop", "acme.myshopify.com"),
+                ("state", state.as_str()),
+                ("timestamp", "1337178173"),
+            ];
             let hmac = shopify_sign(&params);
-            if *t.lock().unwrap() {
+            if *tamper.lock().unwrap() {
                 params[0] = ("code", "forged-code");
             }
             let mut target = url::Url::parse(&s.query("redirect_uri").unwrap()).unwrap();
             target.query_pairs_mut().extend_pairs(params.iter().copied()).append_pair("hmac", &hmac);
             shape(302, json!({})).header("location", target.to_string())
         }
-        "/admin/oauth/access_token" if form(s, "client_secret").as_deref() == Some(SHOPIFY_SECRET) => shape(200, json!({
-            "access_token": "shpua_f7f8a9b0c1d2e3f4", "scope": "read_products,read_orders,read_customers", "expires_in": 86399,
-            "associated_user_scope": "read_products", "associated_user": {"id": 902541635, "email": "owner@acme.example", "account_owner": true}
-        })),
-        "/admin/api/2025-07/shop.json" if s.header("x-shopify-access-token") == Some("shpua_f7f8a9b0c1d2e3f4") => shape(200, json!({"shop": {
-            "id": 548380009, "name": "Acme Outfitters", "email": "owner@acme.example", "domain": "shop.acme.example",
-            "myshopify_domain": "acme.myshopify.com", "plan_name": "basic", "currency": "USD"
-        }})),
-        _ => shape(401, json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})),
-    })
-    .await;
+        "/admin/oauth/access_token"
+            if form(s, "client_secret").as_deref() == Some(SHOPIFY_SECRET) && form(s, "client_id").is_some() =>
+        {
+            let grant = form(s, "grant_type").unwrap_or_default();
+            note(&seen, format!("token {grant} expiring={}", form(s, "expiring").unwrap_or_default()));
+            let mut live = live_refresh.lock().unwrap();
+            match grant.as_str() {
+                "authorization_code" if form(s, "expiring").as_deref() == Some("1") => {
+                    *live = "shprt_1".into();
+                    shape(
+                        200,
+                        json!({"access_token": "shpat_expiring_1", "expires_in": 3600, "refresh_token": "shprt_1", "refresh_token_expires_in": 7_776_000, "scope": "read_products,read_orders,read_customers"}),
+                    )
+                }
+                "authorization_code" => shape(
+                    200,
+                    json!({"access_token": "shpat_forever", "scope": "read_products,read_orders,read_customers"}),
+                ),
+                "refresh_token" if form(s, "refresh_token").as_deref() == Some(live.as_str()) => {
+                    let n: u32 = live.trim_start_matches("shprt_").parse().unwrap();
+                    *live = format!("shprt_{}", n + 1);
+                    shape(
+                        200,
+                        json!({"access_token": format!("shpat_expiring_{}", n + 1), "expires_in": 3600, "refresh_token": live.clone(), "refresh_token_expires_in": 7_776_000, "scope": "read_products,read_orders,read_customers"}),
+                    )
+                }
+                _ => shape(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "The refresh token is invalid or has been rotated."}),
+                ),
+            }
+        }
+        "/admin/api/2026-10/shop.json"
+            if s.header("x-shopify-access-token").is_some_and(|t| t.starts_with("shpat_")) =>
+        {
+            shape(
+                200,
+                json!({"shop": {
+                    "id": 548380009, "name": "Acme Outfitters", "email": "owner@acme.example", "domain": "shop.acme.example",
+                    "myshopify_domain": "acme.myshopify.com", "plan_name": "basic", "currency": "USD"
+                }}),
+            )
+        }
+        _ => shape(
+            401,
+            json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopify_uses_per_shop_urls_signed_callbacks_and_expiring_offline_tokens() {
+    let (tamper, seen) = (Arc::new(Mutex::new(false)), log());
+    let shop = Fake::start("https://acme.myshopify.com", shopify_fake(tamper.clone(), seen.clone())).await;
     let app = app_with(&[&shop]).await;
     app.create_integration("shopify", "shopify", SHOPIFY_SECRET).await;
 
@@ -369,14 +419,57 @@ async fn shopify_uses_per_shop_urls_and_signed_callbacks() {
         (Some("Acme Outfitters"), Some("basic"))
     );
     assert_eq!(c["fields"]["shop"], "acme");
+    assert_eq!(count(&seen, "token authorization_code expiring=1"), 1, "expiring offline tokens asked for");
     let expires = switchboard_core::time::Timestamp::parse_rfc3339(c["expires_at"].as_str().unwrap()).unwrap();
     let created = switchboard_core::time::Timestamp::parse_rfc3339(c["created_at"].as_str().unwrap()).unwrap();
-    assert_eq!(created.until(expires).as_secs() / 3600, 23, "a 24-hour online token");
+    assert_eq!(created.until(expires).as_secs(), 3600, "a 60-minute offline token");
+
+    // Refreshed ahead of expiry, each time with the refresh token Shopify last handed out.
+    let id = c["id"].as_str().unwrap();
+    for n in 2..=3 {
+        app.clock.advance(Duration::from_secs(58 * 60));
+        let creds = app.get(&format!("/v1/connections/{id}/credentials")).await;
+        assert_eq!(creds.body["access_token"], format!("shpat_expiring_{n}"), "{}", creds.body);
+    }
+    assert_eq!(count(&seen, "token refresh_token"), 2);
+    assert_eq!(app.get(&format!("/v1/connections/{id}")).await.body["status"], "connected");
 
     *tamper.lock().unwrap() = true;
     let err = flow(&app, json!({"integration": "shopify", "params": {"shop": "acme"}})).await.unwrap_err();
     assert_eq!(err["code"], "invalid_signature", "{err}");
     assert_eq!(app.get("/v1/connections?org=acme").await.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopify_custom_app_can_keep_non_expiring_tokens() {
+    let seen = log();
+    let shop = Fake::start("https://acme.myshopify.com", shopify_fake(Arc::new(Mutex::new(false)), seen.clone())).await;
+    let app = app_with(&[&shop]).await;
+    let a = app
+        .post(
+            "/v1/integrations",
+            json!({"id": "shopify-custom", "provider": "shopify", "client_id": "c", "client_secret": SHOPIFY_SECRET, "settings": {"expiring": ""}}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let c = flow(&app, json!({"integration": "shopify-custom", "params": {"shop": "acme"}})).await.unwrap();
+    assert_eq!(
+        count(&seen, "token authorization_code expiring="),
+        1,
+        "no expiring parameter: {:?}",
+        seen.lock().unwrap()
+    );
+    assert_eq!(count(&seen, "token authorization_code expiring=1"), 0);
+    assert!(c["expires_at"].is_null(), "{c}");
+    let creds = app.get(&format!("/v1/connections/{}/credentials", c["id"].as_str().unwrap())).await;
+    assert_eq!(creds.body["access_token"], "shpat_forever");
+    let bad = app
+        .post(
+            "/v1/integrations",
+            json!({"id": "shopify-bad", "provider": "shopify", "client_id": "c", "settings": {"expiring": "yes"}}),
+        )
+        .await;
+    assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (400, Some("expiring")), "{}", bad.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,11 +507,11 @@ async fn microsoft_puts_the_tenant_in_the_urls_and_asks_for_offline_access() {
 async fn meta_trades_the_short_lived_token_for_a_long_lived_one() {
     let www = Fake::start("https://www.facebook.com", |s| back(s, &[("code", "AQD-meta-code")])).await;
     let graph = Fake::start("https://graph.facebook.com", |s| match (s.path.as_str(), s.query("grant_type").as_deref()) {
-        ("/v21.0/oauth/access_token", Some("fb_exchange_token")) if s.query("fb_exchange_token").as_deref() == Some("EAAB-short") && s.query("client_secret").as_deref() == Some("meta-secret") => {
+        ("/v26.0/oauth/access_token", Some("fb_exchange_token")) if s.query("fb_exchange_token").as_deref() == Some("EAAB-short") && s.query("client_secret").as_deref() == Some("meta-secret") => {
             shape(200, json!({"access_token": "EAAB-long-lived", "token_type": "bearer", "expires_in": 5183944}))
         }
-        ("/v21.0/oauth/access_token", _) if form(s, "code").as_deref() == Some("AQD-meta-code") => shape(200, json!({"access_token": "EAAB-short", "token_type": "bearer", "expires_in": 5400})),
-        ("/v21.0/me", _) if s.bearer().as_deref() == Some("EAAB-long-lived") => shape(200, json!({"id": "10158542961112345", "name": "Acme Page Admin"})),
+        ("/v26.0/oauth/access_token", _) if form(s, "code").as_deref() == Some("AQD-meta-code") => shape(200, json!({"access_token": "EAAB-short", "token_type": "bearer", "expires_in": 5400})),
+        ("/v26.0/me", _) if s.bearer().as_deref() == Some("EAAB-long-lived") => shape(200, json!({"id": "10158542961112345", "name": "Acme Page Admin"})),
         _ => shape(400, json!({"error": {"message": "Invalid OAuth access token - Cannot parse access token", "type": "OAuthException", "code": 190}})),
     })
     .await;
@@ -434,16 +527,34 @@ async fn meta_trades_the_short_lived_token_for_a_long_lived_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn salesforce_records_the_instance_url_and_atlassian_the_cloud_id() {
-    let sf = Fake::start("https://login.salesforce.com", |s| match s.path.as_str() {
+async fn salesforce_signs_in_at_the_configured_host_and_atlassian_records_the_cloud_id() {
+    // A sandbox signs in (and reads userinfo) at test.salesforce.com; revocation goes to the org's My Domain host.
+    let seen = log();
+    let login_log = seen.clone();
+    let sf = Fake::start("https://test.salesforce.com", move |s| match s.path.as_str() {
         "/services/oauth2/authorize" => back(s, &[("code", "aPrx-sf-code")]),
-        "/services/oauth2/token" => shape(200, json!({
-            "access_token": "00Dxx0000001gPL!AR8AQJXg", "refresh_token": "5Aep861TSESvWeug_xvFHRBTTbf", "signature": "CMJ4l+CCaPQiKjoOEwEig9H4wqhpuLSk4J2urAe+fVg=",
-            "scope": "refresh_token api", "instance_url": "https://acme.my.salesforce.com", "id": "https://login.salesforce.com/id/00Dxx0000001gPLEAY/005xx000001SwiUAAS",
-            "token_type": "Bearer", "issued_at": "1278448101416"
-        })),
-        "/services/oauth2/userinfo" => shape(200, json!({"user_id": "005xx000001SwiUAAS", "organization_id": "00Dxx0000001gPLEAY", "name": "Dana Scully", "email": "dana@acme.example", "preferred_username": "dana@acme.example"})),
-        _ => shape(400, json!({"error": "invalid_grant"})),
+        "/services/oauth2/token" if form(s, "code").as_deref() == Some("aPrx-sf-code") => {
+            note(&login_log, "token".into());
+            shape(200, json!({
+                "access_token": "00Dxx0000001gPL!AR8AQJXg", "refresh_token": "5Aep861TSESvWeug_xvFHRBTTbf", "signature": "CMJ4l+CCaPQiKjoOEwEig9H4wqhpuLSk4J2urAe+fVg=",
+                "scope": "refresh_token api", "instance_url": "https://acme--uat.sandbox.my.salesforce.com", "id": "https://test.salesforce.com/id/00Dxx0000001gPLEAY/005xx000001SwiUAAS",
+                "token_type": "Bearer", "issued_at": "1278448101416"
+            }))
+        }
+        "/services/oauth2/userinfo" if s.bearer().as_deref() == Some("00Dxx0000001gPL!AR8AQJXg") => shape(200, json!({"user_id": "005xx000001SwiUAAS", "organization_id": "00Dxx0000001gPLEAY", "name": "Dana Scully", "email": "dana@acme.example", "preferred_username": "dana@acme.example.uat"})),
+        _ => shape(400, json!({"error": "invalid_grant", "error_description": "authentication failure"})),
+    })
+    .await;
+    let my_domain_log = seen.clone();
+    let my_domain = Fake::start("https://acme--uat.sandbox.my.salesforce.com", move |s| match s.path.as_str() {
+        "/services/oauth2/revoke" if form(s, "token").as_deref() == Some("5Aep861TSESvWeug_xvFHRBTTbf") => {
+            note(&my_domain_log, "revoke".into());
+            shape(200, json!({}))
+        }
+        _ => shape(
+            400,
+            json!({"error": "unsupported_token_type", "error_description": "this token type is not supported"}),
+        ),
     })
     .await;
     let atlassian_auth = Fake::start("https://auth.atlassian.com", |s| match s.path.as_str() {
@@ -460,13 +571,194 @@ async fn salesforce_records_the_instance_url_and_atlassian_the_cloud_id() {
         _ => shape(404, json!({})),
     })
     .await;
-    let app = app_with(&[&sf, &atlassian_auth, &atlassian_api]).await;
-    app.create_integration("sf", "salesforce", "sf-secret").await;
+    let app = app_with(&[&sf, &my_domain, &atlassian_auth, &atlassian_api]).await;
+    let a = app
+        .post("/v1/integrations", json!({"id": "sf", "provider": "salesforce", "client_id": "sf-client", "client_secret": "sf-secret", "settings": {"login_host": "test.salesforce.com"}}))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let bad = app
+        .post("/v1/integrations", json!({"id": "sf-bad", "provider": "salesforce", "client_id": "c", "settings": {"login_host": "login.salesforce.com.evil.example"}}))
+        .await;
+    assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (400, Some("login_host")), "{}", bad.body);
+    // The login host is the operator's: an end user cannot move it.
+    let a = app
+        .post(
+            "/v1/oauth/start",
+            json!({"integration": "sf", "org": "acme", "params": {"login_host": "login.salesforce.com"}}),
+        )
+        .await;
+    assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("params.login_host")), "{}", a.body);
     app.create_integration("jira", "jira", "jira-secret").await;
     let c = flow(&app, json!({"integration": "sf"})).await.unwrap();
-    assert_eq!(c["account"]["metadata"]["instance_url"], "https://acme.my.salesforce.com");
+    assert_eq!(c["account"]["metadata"]["instance_url"], "https://acme--uat.sandbox.my.salesforce.com");
     assert_eq!(c["account"]["email"], "dana@acme.example");
+    assert_eq!(app.delete(&format!("/v1/connections/{}", c["id"].as_str().unwrap())).await.status, 204);
+    assert_eq!(count(&seen, "revoke"), 1, "revoked at the org's My Domain host");
     let c = flow(&app, json!({"integration": "jira"})).await.unwrap();
     assert_eq!(c["account"]["metadata"]["cloud_id"], "1324a887-45db-1bf4-1e99-ef0ff456d421");
     assert_eq!(c["account"]["metadata"]["site_url"], "https://acme.atlassian.net");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubspot_uses_the_date_versioned_oauth_endpoints() {
+    let seen = log();
+    let www = Fake::start("https://app.hubspot.com", |s| back(s, &[("code", "hs-code-1")])).await;
+    let api_log = seen.clone();
+    let api = Fake::start("https://api.hubapi.com", move |s| {
+        note(&api_log, format!("{} {}", s.method, s.path));
+        let client_ok = form(s, "client_id").as_deref() == Some("hubspot-client")
+            && form(s, "client_secret").as_deref() == Some("hubspot-secret");
+        match (s.method.as_str(), s.path.as_str()) {
+            ("POST", "/oauth/2026-03/token") if client_ok => match form(s, "grant_type").as_deref() {
+                Some("authorization_code") if form(s, "code").as_deref() == Some("hs-code-1") => shape(200, json!({
+                    "token_type": "bearer", "refresh_token": "hs-refresh-1", "access_token": "hs-access-1", "expires_in": 1800,
+                    "hub_id": 62515, "scopes": ["oauth", "crm.objects.contacts.read"], "user_id": 123456
+                })),
+                Some("refresh_token") if form(s, "refresh_token").as_deref() == Some("hs-refresh-1") => shape(200, json!({
+                    "token_type": "bearer", "refresh_token": "hs-refresh-1", "access_token": "hs-access-2", "expires_in": 1800
+                })),
+                _ => shape(400, json!({"error": "invalid_grant", "error_description": "refresh token is invalid, expired or revoked", "status": "BAD_REFRESH_TOKEN", "message": "refresh token is invalid, expired or revoked"})),
+            },
+            // Introspection: the token in the form body with the app's credentials, never in the URL.
+            ("POST", "/oauth/2026-03/token/introspect")
+                if client_ok && form(s, "token").as_deref() == Some("hs-access-1") && form(s, "token_type_hint").as_deref() == Some("access_token") => shape(200, json!({
+                "token_use": "access_token", "active": true, "token": "hs-access-1", "hub_id": 62515, "user_id": 123456,
+                "client_id": "hubspot-client", "app_id": 456789, "scopes": ["oauth", "crm.objects.contacts.read"],
+                "expires_in": 1795, "is_private_distribution": false, "token_type": "bearer", "user": "owner@acme.example", "hub_domain": "acme.hubspot.com"
+            })),
+            ("POST", "/oauth/2026-03/token/revoke") if client_ok && form(s, "token").as_deref() == Some("hs-refresh-1") => shape(200, json!({})),
+            _ => shape(404, json!({"status": "error", "message": format!("fake HubSpot: nothing at {} {}", s.method, s.path)})),
+        }
+    })
+    .await;
+    let app = app_with(&[&www, &api]).await;
+    app.post("/v1/integrations", json!({"id": "hubspot", "provider": "hubspot", "client_id": "hubspot-client", "client_secret": "hubspot-secret"})).await;
+    let c = flow(&app, json!({"integration": "hubspot"})).await.unwrap();
+    assert_eq!(
+        (c["account"]["id"].as_str(), c["account"]["name"].as_str(), c["account"]["email"].as_str()),
+        (Some("62515"), Some("acme.hubspot.com"), Some("owner@acme.example")),
+        "{c}"
+    );
+    let id = c["id"].as_str().unwrap();
+    app.clock.advance(Duration::from_secs(28 * 60));
+    let creds = app.get(&format!("/v1/connections/{id}/credentials")).await;
+    assert_eq!(creds.body["access_token"], "hs-access-2", "{}", creds.body);
+    assert_eq!(app.delete(&format!("/v1/connections/{id}")).await.status, 204);
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.iter().filter(|c| c.ends_with("/oauth/2026-03/token/revoke")).count(), 1, "{calls:?}");
+    assert!(!calls.iter().any(|c| c.contains("/oauth/v1/")), "no v1 endpoint is used: {calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoho_follows_the_data_center_the_callback_names() {
+    let seen = log();
+    let us_log = seen.clone();
+    let us = Fake::start("https://accounts.zoho.com", move |s| match s.path.as_str() {
+        "/oauth/v2/auth" => {
+            let server = if s.query("login_hint").as_deref() == Some("evil") {
+                "https://accounts.evil.example"
+            } else {
+                "https://accounts.zoho.eu"
+            };
+            back(s, &[("code", "1000.eu-grant"), ("location", "eu"), ("accounts-server", server)])
+        }
+        other => {
+            note(&us_log, format!("us {other}"));
+            shape(200, json!({"error": "invalid_code"}))
+        }
+    })
+    .await;
+    let eu_log = seen.clone();
+    let eu = Fake::start("https://accounts.zoho.eu", move |s| {
+        note(&eu_log, format!("eu {}", s.path));
+        let grant = s.query("grant_type").or_else(|| form(s, "grant_type"));
+        let get = |k: &str| s.query(k).or_else(|| form(s, k));
+        match (s.path.as_str(), grant.as_deref()) {
+            ("/oauth/v2/token", Some("authorization_code")) if get("code").as_deref() == Some("1000.eu-grant") && get("client_secret").as_deref() == Some("zoho-secret") => shape(200, json!({
+                "access_token": "1000.eu-access-1", "refresh_token": "1000.eu-refresh", "api_domain": "https://www.zohoapis.eu", "token_type": "Bearer", "expires_in": 3600
+            })),
+            ("/oauth/v2/token", Some("refresh_token")) if get("refresh_token").as_deref() == Some("1000.eu-refresh") => shape(200, json!({
+                "access_token": "1000.eu-access-2", "api_domain": "https://www.zohoapis.eu", "token_type": "Bearer", "expires_in": 3600
+            })),
+            ("/oauth/v2/token/revoke", _) if get("token").as_deref() == Some("1000.eu-refresh") => shape(200, json!({"status": "success"})),
+            _ => shape(200, json!({"error": "invalid_code"})),
+        }
+    })
+    .await;
+    let api = Fake::start("https://www.zohoapis.eu", |s| match (s.path.as_str(), s.header("authorization")) {
+        ("/crm/v8/users", Some("Zoho-oauthtoken 1000.eu-access-1")) if s.query("type").as_deref() == Some("CurrentUser") => shape(200, json!({"users": [{
+            "id": "4150868000000225013", "full_name": "Patricia Boyle", "email": "p.boyle@zylker.example", "zuid": "697198751",
+            "role": {"name": "CEO", "id": "4150868000000026005"}, "profile": {"name": "Administrator", "id": "4150868000000026011"}
+        }]})),
+        _ => shape(401, json!({"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"})),
+    })
+    .await;
+    let app = app_with(&[&us, &eu, &api]).await;
+    app.create_integration("zoho", "zoho-crm", "zoho-secret").await;
+    let c = flow(&app, json!({"integration": "zoho"})).await.unwrap();
+    assert_eq!(
+        (c["account"]["name"].as_str(), c["fields"]["dc"].as_str()),
+        (Some("Patricia Boyle"), Some("eu")),
+        "{c}"
+    );
+    let id = c["id"].as_str().unwrap();
+    app.clock.advance(Duration::from_secs(58 * 60));
+    assert_eq!(app.get(&format!("/v1/connections/{id}/credentials")).await.body["access_token"], "1000.eu-access-2");
+    assert_eq!(app.delete(&format!("/v1/connections/{id}")).await.status, 204);
+    assert_eq!((count(&seen, "us "), count(&seen, "eu /oauth/v2/token/revoke")), (0, 1), "{:?}", seen.lock().unwrap());
+
+    // A callback naming a host that is not one of Zoho's accounts servers is refused.
+    let started = app
+        .post("/v1/oauth/start", json!({"integration": "zoho", "org": "acme", "redirect_uri": "http://app.test/done"}))
+        .await;
+    let mut auth = url::Url::parse(started.body["auth_url"].as_str().unwrap()).unwrap();
+    auth.query_pairs_mut().append_pair("login_hint", "evil");
+    let at_provider = app.send(app.client.get(auth.as_str())).await;
+    let back = app.send(app.client.get(at_provider.headers["location"].to_str().unwrap())).await;
+    assert!(back.headers["location"].to_str().unwrap().contains("code=invalid_request"), "{:?}", back.headers);
+    assert_eq!(app.get("/v1/connections?org=acme").await.body["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_without_a_refresh_token_is_used_until_it_expires_not_refreshed_early() {
+    let seen = log();
+    let www = Fake::start("https://www.linkedin.com", {
+        let seen = seen.clone();
+        move |s| match s.path.as_str() {
+            "/oauth/v2/authorization" => back(s, &[("code", "AQTQmah11lalyH65DAIivsjsAQV5P-1VTVVebnLl_SCiyMXoIjDmJ4s6rO1VBGP5Hx2542KaR_eNawkrWiCiAGxIaV-TCK-mkxDISDak08tdaBzgUYfnTJL1fHRoDWCcC2L6LXBCR_z2XHzeWSuqTkR1_jO8CeV9E_WshsJBgE-PWElyvsmfuEXLQbCLfj8CHasuLafFpGb0glO4d7M")]),
+            "/oauth/v2/accessToken" => {
+                note(&seen, format!("token {}", form(s, "grant_type").unwrap_or_default()));
+                // Not an approved partner: no refresh_token.
+                shape(200, json!({"access_token": "AQUvlL_DYEzvT2wz1QJiEPeLioeA", "expires_in": 5_184_000, "scope": "email,openid,profile,w_member_social", "token_type": "Bearer", "id_token": "eyJz93a"}))
+            }
+            _ => shape(400, json!({"error": "invalid_request"})),
+        }
+    })
+    .await;
+    let api = Fake::start("https://api.linkedin.com", |s| match (s.path.as_str(), s.bearer().as_deref()) {
+        ("/v2/userinfo", Some("AQUvlL_DYEzvT2wz1QJiEPeLioeA")) => shape(200, json!({"sub": "782bbtaQ", "name": "John Doe", "given_name": "John", "family_name": "Doe", "email": "doe@email.com", "email_verified": true, "locale": "en-US"})),
+        _ => shape(401, json!({"serviceErrorCode": 65600, "message": "Invalid access token", "status": 401})),
+    })
+    .await;
+    let app = app_with(&[&www, &api]).await;
+    app.create_integration("linkedin", "linkedin", "li-secret").await;
+    let c = flow(&app, json!({"integration": "linkedin"})).await.unwrap();
+    let id = c["id"].as_str().unwrap();
+    // Two minutes before expiry, inside the refresh window: still the same token, no refresh tried.
+    app.clock.advance(Duration::from_secs(5_184_000 - 120));
+    let creds = app.get(&format!("/v1/connections/{id}/credentials")).await;
+    assert_eq!(
+        (creds.status, creds.body["access_token"].as_str()),
+        (200, Some("AQUvlL_DYEzvT2wz1QJiEPeLioeA")),
+        "{}",
+        creds.body
+    );
+    assert_eq!(app.get(&format!("/v1/connections/{id}")).await.body["status"], "connected");
+    assert_eq!(count(&seen, "token refresh_token"), 0);
+    // Expired: the member must connect again.
+    app.clock.advance(Duration::from_secs(180));
+    let creds = app.get(&format!("/v1/connections/{id}/credentials")).await;
+    assert_eq!(creds.status, 422, "{}", creds.body);
+    assert_eq!(app.get(&format!("/v1/connections/{id}")).await.body["status"], "needs_reauth");
+    assert_eq!(count(&seen, "token refresh_token"), 0, "nothing to refresh with, so nothing was sent");
 }

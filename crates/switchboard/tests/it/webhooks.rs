@@ -269,6 +269,59 @@ async fn twilio() {
     assert_eq!(e["data"]["Body"], "Hello 1", "form bodies are read as fields");
 }
 
+/// A Twilio Webhooks Rule signs with its shared key and HMAC-SHA256, and says so in a header; requests
+/// without that header are HMAC-SHA1 with the auth token. An endpoint holding both (rotated) takes both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_webhooks_rules_sign_with_hmac_sha256() {
+    let (app, s) = (spawn_app(TestDb::sqlite().await).await, signer());
+    let (auth_token, shared_key) = ("12345678901234567890123456789012", "webhooks-shared-key-secret-0001");
+    let ep = endpoint(&app, json!({"provider": "twilio", "secret": auth_token})).await;
+    let url = ep["url"].as_str().unwrap().to_owned();
+    let rotated = app
+        .patch(&format!("/v1/webhook-endpoints/{}", ep["id"].as_str().unwrap()), json!({"secret": shared_key}))
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let send = async |n: u32, key: &str, algorithm: Option<&str>| {
+        let body = format!("AccountSid=AC0123456789abcdef0123456789abcdef&MessageSid=SM{n:032}&Body=Hi+{n}");
+        let params: serde_json::Map<String, Value> = url::form_urlencoded::parse(body.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        let h = s
+            .sign(&SignRequest {
+                scheme: "twilio",
+                secret: key,
+                body: &body,
+                url: Some(&url),
+                params: Some(Value::Object(params)),
+                algorithm,
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(h.iter().any(|(k, _)| k == "X-Twilio-Webhooks-Signature-Settings"), algorithm.is_some());
+        post(&app, &url, "application/x-www-form-urlencoded", &h, &body).await.status
+    };
+    assert_eq!(send(1, shared_key, Some("HMAC_SHA256")).await, 200, "a Webhooks Rule's signature");
+    assert_eq!(send(2, auth_token, None).await, 200, "the auth token's HMAC-SHA1");
+    assert_eq!(send(3, "not-the-shared-key", Some("HMAC_SHA256")).await, 401, "a wrong shared key");
+    // The algorithm is the header's: a SHA-256 signature presented as SHA-1 does not verify.
+    let body = "AccountSid=AC1&Body=x";
+    let params = json!({"AccountSid": "AC1", "Body": "x"});
+    let mut h = s
+        .sign(&SignRequest {
+            scheme: "twilio",
+            secret: shared_key,
+            body,
+            url: Some(&url),
+            params: Some(params),
+            algorithm: Some("HMAC_SHA256"),
+            ..Default::default()
+        })
+        .await;
+    h.retain(|(k, _)| k != "X-Twilio-Webhooks-Signature-Settings");
+    assert_eq!(post(&app, &url, "application/x-www-form-urlencoded", &h, body).await.status, 401);
+    assert_eq!(stored(&app, ep["id"].as_str().unwrap()).await.len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_interactions() {
     let (app, s) = (spawn_app(TestDb::sqlite().await).await, signer());
@@ -461,6 +514,14 @@ async fn trello() {
         vec![("X-Trello-Webhook".into(), STANDARD.encode(hmac1(key.as_bytes(), format!("{body}{url}").as_bytes())))]
     })
     .await;
+    // A callback URL registered with a query string is signed with it, exactly as registered.
+    let with_query = format!("{url}?board=acme&list=todo");
+    let body = json!({"action": {"id": "5f9a1a2b3c4d5e6fquery", "type": "updateCard"}}).to_string();
+    let sign = |over: &str| STANDARD.encode(hmac1(secret.as_bytes(), format!("{body}{over}").as_bytes()));
+    let a = post(&app, &with_query, "application/json", &[("X-Trello-Webhook".into(), sign(&url))], &body).await;
+    assert_eq!(a.status, 401, "signed without the query: not what Trello sends");
+    let a = post(&app, &with_query, "application/json", &[("X-Trello-Webhook".into(), sign(&with_query))], &body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,6 +157,9 @@ pub struct SignRequest<'a> {
     pub params: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msg_id: Option<&'a str>,
+    /// Twilio: `HMAC_SHA256` signs as a Webhooks Rule does (with its shared key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<&'a str>,
 }
 
 impl Signer {
