@@ -541,6 +541,14 @@ async fn salesforce_signs_in_at_the_configured_host_and_atlassian_records_the_cl
                 "token_type": "Bearer", "issued_at": "1278448101416"
             }))
         }
+        "/services/oauth2/token" if form(s, "grant_type").as_deref() == Some("refresh_token") && form(s, "refresh_token").as_deref() == Some("5Aep861TSESvWeug_xvFHRBTTbf") => {
+            note(&login_log, "refresh".into());
+            shape(200, json!({
+                "access_token": "00Dxx0000001gPL!AR8AQJXg-2", "signature": "SSSbLO/gBhmmyNUvN18ODBDFYHzakxOMgqYtu+hDPsc=",
+                "scope": "refresh_token api", "instance_url": "https://acme--uat.sandbox.my.salesforce.com",
+                "id": "https://test.salesforce.com/id/00Dxx0000001gPLEAY/005xx000001SwiUAAS", "token_type": "Bearer", "issued_at": "1278448384422"
+            }))
+        }
         "/services/oauth2/userinfo" if s.bearer().as_deref() == Some("00Dxx0000001gPL!AR8AQJXg") => shape(200, json!({"user_id": "005xx000001SwiUAAS", "organization_id": "00Dxx0000001gPLEAY", "name": "Dana Scully", "email": "dana@acme.example", "preferred_username": "dana@acme.example.uat"})),
         _ => shape(400, json!({"error": "invalid_grant", "error_description": "authentication failure"})),
     })
@@ -592,7 +600,13 @@ async fn salesforce_signs_in_at_the_configured_host_and_atlassian_records_the_cl
     let c = flow(&app, json!({"integration": "sf"})).await.unwrap();
     assert_eq!(c["account"]["metadata"]["instance_url"], "https://acme--uat.sandbox.my.salesforce.com");
     assert_eq!(c["account"]["email"], "dana@acme.example");
-    assert_eq!(app.delete(&format!("/v1/connections/{}", c["id"].as_str().unwrap())).await.status, 204);
+    // The session lasts two hours; the refresh goes to the sandbox login host too.
+    let id = c["id"].as_str().unwrap().to_owned();
+    app.clock.advance(Duration::from_secs(7200 - 120));
+    let creds = app.get(&format!("/v1/connections/{id}/credentials")).await;
+    assert_eq!(creds.body["access_token"], "00Dxx0000001gPL!AR8AQJXg-2", "{}", creds.body);
+    assert_eq!(count(&seen, "refresh"), 1);
+    assert_eq!(app.delete(&format!("/v1/connections/{id}")).await.status, 204);
     assert_eq!(count(&seen, "revoke"), 1, "revoked at the org's My Domain host");
     let c = flow(&app, json!({"integration": "jira"})).await.unwrap();
     assert_eq!(c["account"]["metadata"]["cloud_id"], "1324a887-45db-1bf4-1e99-ef0ff456d421");
@@ -761,4 +775,30 @@ async fn a_token_without_a_refresh_token_is_used_until_it_expires_not_refreshed_
     assert_eq!(creds.status, 422, "{}", creds.body);
     assert_eq!(app.get(&format!("/v1/connections/{id}")).await.body["status"], "needs_reauth");
     assert_eq!(count(&seen, "token refresh_token"), 0, "nothing to refresh with, so nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_must_name_itself_on_the_callback() {
+    let send_iss = Arc::new(Mutex::new(false));
+    let flag = send_iss.clone();
+    let discord = Fake::start("https://discord.com", move |s| match s.path.as_str() {
+        "/oauth2/authorize" if *flag.lock().unwrap() => back(s, &[("code", "NhhvTDYsFcdgNLnnLijcl7Ku7bEEeee"), ("iss", "https://discord.com")]),
+        "/oauth2/authorize" => back(s, &[("code", "NhhvTDYsFcdgNLnnLijcl7Ku7bEEeee")]),
+        "/api/oauth2/token" if s.basic().is_some_and(|(id, _)| id == "discord-client") => shape(200, json!({
+            "access_token": "6qrZcUqja7812RVdnEKjpzOL4CvHBFG", "token_type": "Bearer", "expires_in": 604_800,
+            "refresh_token": "D43f5y0ahjqew82jZ4NViEr2YafMKhue", "scope": "identify email"
+        })),
+        "/api/v10/users/@me" if s.bearer().as_deref() == Some("6qrZcUqja7812RVdnEKjpzOL4CvHBFG") => shape(200, json!({
+            "id": "80351110224678912", "username": "nelly", "global_name": "Nelly", "email": "nelly@discord.example", "verified": true
+        })),
+        _ => shape(401, json!({"message": "401: Unauthorized", "code": 0})),
+    })
+    .await;
+    let app = app_with(&[&discord]).await;
+    app.post("/v1/integrations", json!({"id": "discord", "provider": "discord", "client_id": "discord-client", "client_secret": "discord-secret"})).await;
+    let err = flow(&app, json!({"integration": "discord"})).await.unwrap_err();
+    assert_eq!(err["code"], "issuer_missing", "{err}");
+    *send_iss.lock().unwrap() = true;
+    let c = flow(&app, json!({"integration": "discord"})).await.unwrap();
+    assert_eq!(c["account"]["name"], "nelly");
 }
