@@ -34,6 +34,23 @@ pub struct EventRecord {
     pub received_at: i64,
 }
 
+impl From<&EventRecord> for EventSummary {
+    fn from(e: &EventRecord) -> Self {
+        Self {
+            id: e.id.clone(),
+            org: e.org.clone(),
+            source: e.source.clone(),
+            endpoint_id: e.endpoint_id.clone(),
+            provider: e.provider.clone(),
+            event_type: e.event_type.clone(),
+            provider_event_id: e.provider_event_id.clone(),
+            connection_id: e.connection_id.clone(),
+            body_size: i64::try_from(e.body.len()).unwrap_or(i64::MAX),
+            received_at: e.received_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct SubscriptionRecord {
     pub id: String,

@@ -1,16 +1,14 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use switchboard_core::ids::OrgId;
 use switchboard_core::time::Timestamp;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::AppState;
-use crate::http::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::extract::{ApiQuery, Auth};
-use crate::store::Page;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))
@@ -62,15 +60,12 @@ async fn list_audit(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
-    let org = q.org.as_deref().map(OrgId::parse).transpose().map_err(|e| ApiError::bad_request(e.0))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be from 1 to 500"));
-    }
+    let org = super::org_filter(q.org.as_deref())?;
+    let page = super::page(q.limit, q.cursor)?;
+    let limit = page.limit;
     let target = q.connection.or(q.target);
-    let items =
-        state.services.list_audit(&actor, org.as_ref(), target, q.action, Page { after: q.cursor, limit }).await?;
-    let next_cursor = (items.len() == limit as usize).then(|| items.last().map(|i| i.id.clone())).flatten();
+    let items = state.services.list_audit(&actor, org.as_ref(), target, q.action, page).await?;
+    let next_cursor = super::next_cursor(&items, limit, |i| i.id.clone());
     let items = items
         .into_iter()
         .map(|r| AuditEntryDto {

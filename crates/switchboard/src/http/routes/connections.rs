@@ -16,7 +16,6 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::services::ServiceError;
 use crate::services::connections::{Connection, CredentialsOut, NewConnection};
 use crate::services::connector::Account;
-use crate::store::Page;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -226,16 +225,11 @@ async fn list_connections(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<ConnectionQuery>,
 ) -> ApiResult<Json<ConnectionPage>> {
-    let org = q.org.as_deref().map(OrgId::parse).transpose().map_err(|e| ApiError::bad_request(e.0))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be from 1 to 500"));
-    }
-    let items = state
-        .services
-        .list_connections(&actor, org.as_ref(), q.provider, q.status, Page { after: q.cursor, limit })
-        .await?;
-    let next_cursor = (items.len() == limit as usize).then(|| items.last().map(|c| c.id.clone())).flatten();
+    let org = super::org_filter(q.org.as_deref())?;
+    let page = super::page(q.limit, q.cursor)?;
+    let limit = page.limit;
+    let items = state.services.list_connections(&actor, org.as_ref(), q.provider, q.status, page).await?;
+    let next_cursor = super::next_cursor(&items, limit, |c| c.id.clone());
     Ok(Json(ConnectionPage { items: items.into_iter().map(Into::into).collect(), next_cursor }))
 }
 

@@ -2,17 +2,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchboard_core::ids::OrgId;
 use switchboard_core::time::Timestamp;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::AppState;
-use crate::http::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::services::auth::SessionRequest;
-use crate::store::Page;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_session, list_sessions)).routes(routes!(revoke_session))
@@ -107,13 +105,11 @@ async fn list_sessions(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<SessionQuery>,
 ) -> ApiResult<Json<SessionPage>> {
-    let org = q.org.as_deref().map(OrgId::parse).transpose().map_err(|e| ApiError::bad_request(e.0))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be from 1 to 500"));
-    }
-    let items = state.services.list_sessions(&actor, org.as_ref(), Page { after: q.cursor, limit }).await?;
-    let next_cursor = (items.len() == limit as usize).then(|| items.last().map(|i| i.id.clone())).flatten();
+    let org = super::org_filter(q.org.as_deref())?;
+    let page = super::page(q.limit, q.cursor)?;
+    let limit = page.limit;
+    let items = state.services.list_sessions(&actor, org.as_ref(), page).await?;
+    let next_cursor = super::next_cursor(&items, limit, |i| i.id.clone());
     let items = items
         .into_iter()
         .map(|r| SessionDto {

@@ -13,13 +13,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{next_cursor, page};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::services::events::Event;
 use crate::services::subscriptions::{Delivery, NewSubscription, Subscription};
 use crate::services::webhooks::{Endpoint, Incoming, Intake, NewEndpoint};
-use crate::store::{DeliveryFilter, EventFilter, EventSummary, Page};
+use crate::store::{DeliveryFilter, EventFilter, EventSummary};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,18 +33,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_subscription, list_subscriptions))
         .routes(routes!(delete_subscription))
         .routes(routes!(list_deliveries))
-}
-
-fn page(limit: Option<u32>, cursor: Option<String>) -> ApiResult<Page> {
-    let limit = limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be from 1 to 500"));
-    }
-    Ok(Page { after: cursor, limit })
-}
-
-fn next_cursor<T>(items: &[T], limit: u32, id: impl Fn(&T) -> String) -> Option<String> {
-    (items.len() == limit as usize).then(|| items.last().map(id)).flatten()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -272,45 +261,6 @@ async fn handshake(
     }
 }
 
-#[derive(Serialize, ToSchema)]
-struct EventDto {
-    id: String,
-    /// `{provider}.{provider's type}`, e.g. `stripe.payment_intent.succeeded`, or `connection.created`.
-    #[serde(rename = "type")]
-    kind: String,
-    provider: String,
-    source: String,
-    provider_event_id: Option<String>,
-    endpoint_id: Option<String>,
-    org: Option<String>,
-    connection_id: Option<String>,
-    received_at: String,
-    #[schema(value_type = Object)]
-    headers: Value,
-    #[schema(value_type = Object)]
-    data: Value,
-}
-
-impl From<Event> for EventDto {
-    fn from(e: Event) -> Self {
-        let data = e.data();
-        let r = e.record;
-        Self {
-            id: r.id,
-            kind: r.event_type,
-            provider: r.provider,
-            source: r.source,
-            provider_event_id: r.provider_event_id,
-            endpoint_id: r.endpoint_id,
-            org: r.org,
-            connection_id: r.connection_id,
-            received_at: Timestamp::from_millis(r.received_at).to_rfc3339(),
-            headers: serde_json::from_str(&r.headers).unwrap_or_default(),
-            data,
-        }
-    }
-}
-
 /// An event in a list: its metadata and the size of its body, which
 /// `GET /v1/events/{id}` returns.
 #[derive(Serialize, ToSchema)]
@@ -342,6 +292,27 @@ impl From<EventSummary> for EventSummaryDto {
             connection_id: r.connection_id,
             received_at: Timestamp::from_millis(r.received_at).to_rfc3339(),
             body_size: r.body_size,
+        }
+    }
+}
+
+/// One event whole: its metadata, the headers kept, and the body (JSON, form fields, or base64).
+#[derive(Serialize, ToSchema)]
+struct EventDto {
+    #[serde(flatten)]
+    summary: EventSummaryDto,
+    #[schema(value_type = Object)]
+    headers: Value,
+    #[schema(value_type = Object)]
+    data: Value,
+}
+
+impl From<Event> for EventDto {
+    fn from(e: Event) -> Self {
+        Self {
+            data: e.data(),
+            headers: serde_json::from_str(&e.record.headers).unwrap_or_default(),
+            summary: EventSummary::from(&e.record).into(),
         }
     }
 }
