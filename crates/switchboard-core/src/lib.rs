@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod ids;
 pub mod net;
 pub mod random;
+pub mod resources;
 pub mod time;
 pub mod token;
 pub mod vault;

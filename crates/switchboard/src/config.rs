@@ -49,6 +49,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("event_retention_days", "days each org's received events are kept once delivered (default 30)"),
     ("event_quota_mb", "MiB of stored event bodies per org; beyond it webhooks are refused with 507 (default 1024)"),
+    ("listing_max_limit", "the largest page of a resource listing a caller may ask for (default 100)"),
+    ("listing_cache_mb", "MiB of resource listings kept in memory across all connections (default 64)"),
+    ("resolve_max_items", "how many items one resolve step scans at most before it stops (default 2000)"),
+    ("listing_max_pages", "provider pages one resolve step reads at most (default 20)"),
 ];
 
 /// A setting that is wrong, and why.
@@ -138,6 +142,10 @@ pub struct Settings {
     pub event_retention: Duration,
     /// Bytes of stored event bodies allowed per org.
     pub event_quota_bytes: u64,
+    pub listing_max_limit: u32,
+    pub listing_cache_bytes: usize,
+    pub resolve_max_items: usize,
+    pub listing_max_pages: u32,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -266,6 +274,11 @@ impl Settings {
             ),
             event_quota_bytes: (1 << 20)
                 * parse_number::<u64>(get("event_quota_mb"), "event_quota_mb", 1024, 1, 1 << 20)?,
+            listing_max_limit: parse_number(get("listing_max_limit"), "listing_max_limit", 100, 1, 1000)?,
+            listing_cache_bytes: (1 << 20)
+                * parse_number::<usize>(get("listing_cache_mb"), "listing_cache_mb", 64, 1, 65_536)?,
+            resolve_max_items: parse_number(get("resolve_max_items"), "resolve_max_items", 2000, 10, 1_000_000)?,
+            listing_max_pages: parse_number(get("listing_max_pages"), "listing_max_pages", 20, 1, 1000)?,
         })
     }
 

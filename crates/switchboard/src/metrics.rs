@@ -47,8 +47,18 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListingLabels {
+    pub provider: String,
+    pub kind: String,
+    /// `cache_hit`, `provider_call`, `stale` or `error`.
+    pub outcome: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    pub listings: Family<ListingLabels, Counter>,
+    pub provider_call_latency: Family<ProviderLabels, Histogram, fn() -> Histogram>,
     pub webhooks: Family<WebhookLabels, Counter>,
     pub deliveries: Family<OutcomeLabels, Counter>,
     pub delivery_latency: Histogram,
@@ -105,8 +115,19 @@ impl Metrics {
             "Time for a subscriber to answer a delivery",
             delivery_latency.clone(),
         );
+        let listings = Family::<ListingLabels, Counter>::default();
+        let provider_call_latency =
+            Family::<ProviderLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("resource_listings", "Resource listings, by provider, kind and outcome", listings.clone());
+        registry.register(
+            "provider_call_duration_seconds",
+            "Time for a provider to answer a call made as a connection",
+            provider_call_latency.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            listings,
+            provider_call_latency,
             http_requests,
             http_latency,
             refreshes,
@@ -132,6 +153,20 @@ impl Metrics {
             .get_or_create(&RefreshLabels { provider: provider.to_owned(), outcome: outcome.to_owned() })
             .inc();
         self.refresh_latency.get_or_create(&ProviderLabels { provider: provider.to_owned() }).observe(seconds);
+    }
+
+    pub fn observe_listing(&self, provider: &str, kind: &str, outcome: &str) {
+        self.listings
+            .get_or_create(&ListingLabels {
+                provider: provider.to_owned(),
+                kind: kind.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn observe_provider_call(&self, provider: &str, seconds: f64) {
+        self.provider_call_latency.get_or_create(&ProviderLabels { provider: provider.to_owned() }).observe(seconds);
     }
 
     pub fn observe_webhook(&self, provider: &str, outcome: &str) {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use model::*;
-pub use validate::{Problem, validate_provider, versions_ending};
+pub use validate::{Problem, RESOURCE_NAMES, validate_provider, versions_ending};
 
 /// Where an entry came from, for error messages.
 #[derive(Debug, Clone)]

@@ -26,6 +26,9 @@ pub struct Provider {
     pub app_group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitSignals>,
+    /// Errors the provider reports inside successful answers (Slack's `{"ok": false, "error": …}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_errors: Option<BodyErrors>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub placeholders: BTreeMap<String, Placeholder>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,6 +37,130 @@ pub struct Provider {
     pub credentials: BTreeMap<CredentialMode, CredentialSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<Webhooks>,
+    /// What a connection can list, by kind name (`spreadsheet`, `channel`…).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, ResourceKind>,
+}
+
+/// One kind of thing a connection can list: its request, where the items are,
+/// how to read them, how the provider pages and searches.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceKind {
+    pub label: String,
+    /// The provider's page documenting the listing.
+    pub docs_url: String,
+    /// Kinds whose id the request needs (`sheet` needs its `spreadsheet`), each a template name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<String>,
+    /// Scopes that allow the listing: any one of them will do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// How long a page may be served from the cache.
+    #[serde(default = "default_cache_s")]
+    pub cache_s: u64,
+    /// The largest page the provider serves.
+    #[serde(default = "default_max_limit")]
+    pub max_limit: u32,
+    pub request: RequestSpec,
+    /// Path of the array of items in the answer; empty: the answer itself.
+    #[serde(default)]
+    pub items: String,
+    /// Paths of each item's id and display name.
+    pub id: String,
+    pub name: String,
+    /// Further fields of each item, `name = path` (a column's letter, a file's MIME type…).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// A named shape the data cannot express (see FORMAT.md): applied to the answer before `items`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<ResourceTransform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<Pagination>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<ResourceSearch>,
+    /// Regexes over a provider URL of an item; the first capture group is its id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub url_patterns: Vec<String>,
+    /// How to fetch one item by id (`{id}` in its templates), when the provider can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get: Option<ResourceGet>,
+}
+
+fn default_cache_s() -> u64 {
+    300
+}
+
+fn default_max_limit() -> u32 {
+    100
+}
+
+/// Shapes only code can read, each a small named function in the server.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceTransform {
+    /// The array at `items` is one row of cell values (a sheet's header row): each
+    /// non-empty cell becomes an item `{id: letter, name: text, letter, position}`.
+    HeaderRow,
+    /// The object at `items` maps names to objects (a Notion database's properties):
+    /// each entry becomes its object with `key` added.
+    ObjectEntries,
+}
+
+/// How the provider hands out further pages.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pagination {
+    pub style: PageStyle,
+    /// `cursor`: path of the next cursor in the answer; `next_url`: path of the next page's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// Path of a boolean that says whether more pages follow (Notion's `has_more`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_more: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PageStyle {
+    /// An opaque cursor read from the answer, sent back as `{cursor}`.
+    Cursor,
+    /// `{offset}` counts items; the last page is the one shorter than `{limit}`.
+    Offset,
+    /// `{page}` counts pages from 1; the last page is the one shorter than `{limit}`.
+    Page,
+    /// The `Link` header's `rel="next"` URL (GitHub).
+    LinkHeader,
+    /// A URL in the answer at `next` (Microsoft Graph's `@odata.nextLink`); a relative one is
+    /// taken against the request's URL (Twilio's `next_page_uri`).
+    NextUrl,
+    /// The last item's id, sent back as `{cursor}` while pages come back full (Discord's `after`).
+    LastId,
+}
+
+/// Searching by name at the provider: these replace or add to the request's query and body
+/// parameters when `q` is given; `{q}` in them is the text with `escape` applied.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSearch {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Replacements applied to `q`, in order, before it is put in a template (Drive's query
+    /// language: `[["\\", "\\\\"], ["'", "\\'"]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escape: Vec<(String, String)>,
+}
+
+/// Fetching one item by `{id}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceGet {
+    pub request: RequestSpec,
+    /// Path of the item in the answer; empty: the answer itself.
+    #[serde(default)]
+    pub item: String,
 }
 
 /// A pinned API version (in `api_base_url`, a header, or a mode's `base_url`).
@@ -69,6 +196,28 @@ pub fn parse_date(s: &str) -> Option<(i32, u8, u8)> {
     let month = time::Month::try_from(m).ok()?;
     time::Date::from_calendar_date(y, month, d).ok()?;
     Some((y, m, d))
+}
+
+/// What the error codes inside a successful answer mean, for requests that have an `ok_field`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyErrors {
+    /// Path of the error code.
+    pub path: String,
+    /// Codes meaning the credentials are no longer accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unauthorized: Vec<String>,
+    /// Codes meaning a scope is missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forbidden: Vec<String>,
+    /// Codes meaning the thing asked about does not exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_found: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate_limited: Vec<String>,
+    /// Where a forbidden answer names the scope it needed (Slack's `needed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_path: Option<String>,
 }
 
 /// How a provider says "slow down" besides HTTP 429.
@@ -430,6 +579,30 @@ pub struct RequestSpec {
 
 fn get() -> String {
     "GET".to_owned()
+}
+
+impl Default for RequestSpec {
+    fn default() -> Self {
+        Self {
+            kind: None,
+            docs_url: None,
+            only_if: None,
+            method: get(),
+            path: None,
+            url: None,
+            headers: BTreeMap::new(),
+            query: BTreeMap::new(),
+            body: BodyKind::None,
+            params: BTreeMap::new(),
+            auth: RequestAuth::default(),
+            ok_field: None,
+            invalid_statuses: None,
+            id: None,
+            name: None,
+            email: None,
+            metadata: BTreeMap::new(),
+        }
+    }
 }
 
 impl RequestSpec {

@@ -93,6 +93,24 @@ impl Checker<'_> {
         }
     }
 
+    /// Every string inside a JSON body value is a template.
+    fn json_templates(&mut self, key: &str, v: &serde_json::Value, allowed: &BTreeSet<String>) {
+        match v {
+            serde_json::Value::String(s) => self.template(key, s, allowed, false, false),
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.json_templates(&format!("{key}.{i}"), item, allowed);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    self.json_templates(&format!("{key}.{k}"), item, allowed);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Every endpoint names the provider's page it comes from: a wrong endpoint passes every
     /// local test, so the page is how a reviewer checks it.
     fn docs(&mut self, key: &str, value: Option<&str>) {
@@ -100,6 +118,17 @@ impl Checker<'_> {
             Some(v) => self.https_url(key, v),
             None if self.generic => {}
             None => self.report(key, "name the provider's documentation page this endpoint comes from (https)"),
+        }
+    }
+
+    /// A path that may hold `{names}` (an Airtable table id in a filter), rendered with samples.
+    fn templated_path(&mut self, key: &str, value: &str, allowed: &BTreeSet<String>) {
+        if value.contains('{') {
+            self.template(key, value, allowed, false, false);
+            let sample = template::render(value, |_| Some("sample".into())).unwrap_or_default();
+            self.path(key, &sample);
+        } else {
+            self.path(key, value);
         }
     }
 
@@ -163,9 +192,7 @@ impl Checker<'_> {
             self.report(&format!("{key}.params"), "params need `body = \"form\"` or `body = \"json\"`");
         }
         for (p, v) in &req.params {
-            if let serde_json::Value::String(s) = v {
-                self.template(&format!("{key}.params.{p}"), s, allowed, false, false);
-            }
+            self.json_templates(&format!("{key}.params.{p}"), v, allowed);
         }
         for (name, p) in [("ok_field", &req.ok_field), ("id", &req.id), ("name", &req.name), ("email", &req.email)] {
             if let Some(p) = p {
@@ -324,6 +351,7 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
     for (mode, spec) in &p.credentials {
         check_mode(&mut c, p, *mode, spec);
     }
+    check_resources(&mut c, p, &placeholders, &metadata);
     if let Some(w) = &p.webhooks {
         c.source("webhooks.event_id", &w.event_id);
         c.source("webhooks.event_type", &w.event_type);
@@ -339,6 +367,151 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
         c.report("placeholders", "placeholders are only used by [oauth2]; credential modes declare fields");
     }
     c.problems
+}
+
+/// Names a resource kind's templates may use besides its parents (and the connection's values).
+pub const RESOURCE_NAMES: &[&str] = &["q", "cursor", "limit", "offset", "page"];
+
+/// Every kind: parents that exist and form no cycle, templates that use only declared names,
+/// paths that read, a pagination that is complete, URL patterns that capture an id.
+fn check_resources(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<String>, metadata: &BTreeSet<String>) {
+    let mut base: BTreeSet<String> = placeholders.clone();
+    base.extend(metadata.iter().cloned());
+    base.extend(RESOURCE_NAMES.iter().map(|s| (*s).to_owned()));
+    base.insert("access_token".to_owned());
+    for spec in p.credentials.values() {
+        base.extend(spec.fields.iter().map(|f| f.name.clone()));
+    }
+    let has_base = p.api_base_url.is_some() || p.credentials.values().any(|m| m.base_url.is_some());
+    let granted: BTreeSet<&String> =
+        p.oauth2.iter().flat_map(|o| o.default_scopes.iter().chain(o.optional_scopes.iter())).collect();
+    for (name, kind) in &p.resources {
+        let key = format!("resources.{name}");
+        if !is_snake(name) {
+            c.report(&key, "kind names are singular snake_case nouns");
+        }
+        c.non_empty(&format!("{key}.label"), &kind.label);
+        c.https_url(&format!("{key}.docs_url"), &kind.docs_url);
+        let mut allowed = base.clone();
+        for parent in &kind.parents {
+            if !p.resources.contains_key(parent) {
+                c.report(&format!("{key}.parents"), format!("{parent:?} is not a kind of this provider"));
+            }
+            allowed.insert(parent.clone());
+        }
+        if let Some(cycle) = parent_cycle(p, name) {
+            c.report(&format!("{key}.parents"), format!("parents form a cycle: {}", cycle.join(" → ")));
+        }
+        if p.oauth2.is_some() {
+            for s in &kind.scopes {
+                if !granted.contains(s) {
+                    c.report(
+                        &format!("{key}.scopes"),
+                        format!("{s:?} is not among [oauth2]'s default or optional scopes"),
+                    );
+                }
+            }
+        }
+        if kind.max_limit == 0 {
+            c.report(&format!("{key}.max_limit"), "must be at least 1");
+        }
+        // The kind's own docs_url documents its request.
+        let mut request = kind.request.clone();
+        request.docs_url.get_or_insert_with(|| kind.docs_url.clone());
+        c.request(&format!("{key}.request"), &request, &allowed, has_base);
+        for (what, path) in [("items", &kind.items), ("id", &kind.id), ("name", &kind.name)] {
+            if !(what == "items" && path.is_empty()) {
+                c.templated_path(&format!("{key}.{what}"), path, &allowed);
+            }
+        }
+        for (f, path) in &kind.fields {
+            if !is_snake(f) || matches!(f.as_str(), "id" | "name") {
+                c.report(&format!("{key}.fields.{f}"), "extra field names are snake_case and not id or name");
+            }
+            c.path(&format!("{key}.fields.{f}"), path);
+        }
+        if let Some(pages) = &kind.pages {
+            let needs_next = matches!(pages.style, PageStyle::Cursor | PageStyle::NextUrl);
+            match (&pages.next, needs_next) {
+                (Some(n), true) => c.path(&format!("{key}.pages.next"), n),
+                (None, true) => c.report(&format!("{key}.pages.next"), "this style reads the next page from `next`"),
+                (Some(_), false) => c.report(&format!("{key}.pages.next"), "only cursor and next_url pages use `next`"),
+                (None, false) => {}
+            }
+            if let Some(h) = &pages.has_more {
+                c.path(&format!("{key}.pages.has_more"), h);
+            }
+            let carrier = match pages.style {
+                PageStyle::Cursor | PageStyle::LastId => Some("cursor"),
+                PageStyle::Offset => Some("offset"),
+                PageStyle::Page => Some("page"),
+                PageStyle::LinkHeader | PageStyle::NextUrl => None,
+            };
+            if let Some(n) = carrier
+                && !request_uses(&kind.request, n)
+            {
+                c.report(&format!("{key}.request"), format!("{:?} pages need {{{n}}} in the request", pages.style));
+            }
+        }
+        if let Some(search) = &kind.search {
+            for (k, v) in &search.query {
+                c.template(&format!("{key}.search.query.{k}"), v, &allowed, false, false);
+            }
+            for (k, v) in &search.params {
+                if let Some(t) = v.as_str() {
+                    c.template(&format!("{key}.search.params.{k}"), t, &allowed, false, false);
+                }
+            }
+        }
+        for (i, pattern) in kind.url_patterns.iter().enumerate() {
+            let at = format!("{key}.url_patterns[{i}]");
+            if !pattern.starts_with('^') {
+                c.report(&at, "must start with ^ (a URL is matched from its beginning)");
+            }
+            match Regex::new(pattern) {
+                Ok(re) if re.captures_len() < 2 => c.report(&at, "needs a capture group: the id is its first group"),
+                Ok(_) => {}
+                Err(e) => c.report(&at, format!("does not compile: {e}")),
+            }
+        }
+        if let Some(get) = &kind.get {
+            let mut with_id = allowed.clone();
+            with_id.insert("id".to_owned());
+            c.request(&format!("{key}.get.request"), &get.request, &with_id, has_base);
+            if !get.item.is_empty() {
+                c.path(&format!("{key}.get.item"), &get.item);
+            }
+        }
+    }
+}
+
+/// Whether any template of the request names `{name}`.
+fn request_uses(req: &RequestSpec, name: &str) -> bool {
+    let uses = |t: &str| template::names(t).is_ok_and(|n| n.contains(&name));
+    req.path.as_deref().is_some_and(uses)
+        || req.url.as_deref().is_some_and(uses)
+        || req.query.values().any(|v| uses(v))
+        || req.params.values().any(|v| v.as_str().is_some_and(uses))
+}
+
+/// The first cycle through `start`'s parents, if any.
+fn parent_cycle(p: &Provider, start: &str) -> Option<Vec<String>> {
+    fn walk(p: &Provider, at: &str, start: &str, trail: &mut Vec<String>, depth: usize) -> bool {
+        if depth > p.resources.len() {
+            return false;
+        }
+        let Some(kind) = p.resources.get(at) else { return false };
+        for parent in &kind.parents {
+            trail.push(parent.clone());
+            if parent == start || walk(p, parent, start, trail, depth + 1) {
+                return true;
+            }
+            trail.pop();
+        }
+        false
+    }
+    let mut trail = vec![start.to_owned()];
+    walk(p, start, start, &mut trail, 0).then_some(trail)
 }
 
 /// The pinned version must be where requests carry it, and its end a real date.

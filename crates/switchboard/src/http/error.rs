@@ -70,6 +70,8 @@ impl From<ServiceError> for ApiError {
             E::NotFound(m) => Self::not_found(m),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             E::InvalidCredentials(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_credentials", m),
+            E::NeedsReauth(m) => Self::new(StatusCode::CONFLICT, "needs_reauth", m),
+            E::InsufficientScope { message, .. } => Self::new(StatusCode::FORBIDDEN, "insufficient_scope", message),
             E::RateLimited { message, retry_after_s } => {
                 Self { retry_after_s, ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message) }
             }

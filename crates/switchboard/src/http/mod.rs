@@ -40,6 +40,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::integrations::router())
         .merge(routes::oauth::router())
         .merge(routes::connections::router())
+        .merge(routes::resources::router())
         .merge(routes::webhooks::router())
         .merge(routes::audit::router())
 }

@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         (name = "integrations", description = "The operator's OAuth apps"),
         (name = "oauth", description = "The OAuth connect flow"),
         (name = "connections", description = "Connected accounts and their credentials"),
+        (name = "resources", description = "What a connection can list, page by page, and names resolved to ids"),
         (name = "webhooks", description = "Inbound webhooks, events, subscriptions and deliveries"),
         (name = "audit", description = "Who did what, when"),
     )

@@ -155,7 +155,7 @@ fn account_metadata_json(a: &Account) -> String {
 }
 
 impl Services {
-    fn provider(&self, id: &str) -> ServiceResult<Arc<Provider>> {
+    pub(crate) fn provider(&self, id: &str) -> ServiceResult<Arc<Provider>> {
         self.catalog.get(id).cloned().ok_or_else(|| {
             ServiceError::invalid(
                 "provider",
@@ -472,6 +472,7 @@ impl Services {
             StoreError::NotFound => ServiceError::not_found(format!("connection {id:?} not found")),
             other => other.into(),
         })?;
+        self.listing_cache.forget_connection(&rec.id);
         if let Ok(mut t) = self.token_cache.tokens.lock() {
             t.remove(&rec.id);
         }
@@ -625,7 +626,7 @@ impl Services {
         Ok(out)
     }
 
-    async fn service_account_token(
+    pub(crate) async fn service_account_token(
         &self,
         provider: &Provider,
         rec: &ConnectionRecord,

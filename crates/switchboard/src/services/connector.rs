@@ -372,13 +372,7 @@ pub fn build_request(
         BodyKind::Json => {
             let mut obj = Map::new();
             for (k, v) in &spec.params {
-                obj.insert(
-                    k.clone(),
-                    match v {
-                        Value::String(s) => Value::String(vars.render(s)?),
-                        other => other.clone(),
-                    },
-                );
+                obj.insert(k.clone(), render_json(v, vars)?);
             }
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             req.body = Some(Value::Object(obj).to_string().into());
@@ -390,6 +384,18 @@ pub fn build_request(
     req.url = url;
     req.headers = headers;
     Ok(req)
+}
+
+/// A JSON body value with every string in it rendered as a template.
+fn render_json(v: &Value, vars: &Vars<'_>) -> Result<Value, ServiceError> {
+    Ok(match v {
+        Value::String(s) => Value::String(vars.render(s)?),
+        Value::Array(items) => Value::Array(items.iter().map(|i| render_json(i, vars)).collect::<Result<_, _>>()?),
+        Value::Object(map) => Value::Object(
+            map.iter().map(|(k, i)| Ok((k.clone(), render_json(i, vars)?))).collect::<Result<_, ServiceError>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 fn param_text(v: &Value, vars: &Vars<'_>) -> Result<String, ServiceError> {

@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod service_account;
 pub mod smtp;
 pub mod subscriptions;
+pub mod using;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub struct Services {
     pub endpoint_cache: Arc<webhooks::EndpointCache>,
     pub secret_cache: Arc<subscriptions::SecretCache>,
     pub event_usage: Arc<events::EventUsage>,
+    pub listing_cache: Arc<using::cache::ListingCache>,
 }
 
 impl Services {
@@ -84,6 +86,7 @@ impl Services {
             endpoint_cache: Arc::new(webhooks::EndpointCache::default()),
             secret_cache: Arc::new(subscriptions::SecretCache::default()),
             event_usage: Arc::new(events::EventUsage::default()),
+            listing_cache: Arc::new(using::cache::ListingCache::new(settings.listing_cache_bytes)),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
             store,
             vault: Arc::new(vault),
@@ -119,6 +122,12 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     InvalidCredentials(String),
+    /// The connection must be connected again before it can be used.
+    #[error("{0}")]
+    NeedsReauth(String),
+    /// The connection lacks a scope the request needs.
+    #[error("{message}")]
+    InsufficientScope { message: String, scopes: Vec<String> },
     #[error("{message}")]
     RateLimited { message: String, retry_after_s: Option<u64> },
     #[error("{0}")]

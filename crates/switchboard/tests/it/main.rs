@@ -17,6 +17,7 @@ mod oauth_catalog;
 mod oauth_providers;
 mod oidc;
 mod outbound;
+mod resources;
 mod security;
 mod service_account;
 mod smtp;

@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod db;
 pub mod fakes;
+pub mod google;
 pub mod idp;
 pub mod peers;
 pub mod process;
