@@ -56,6 +56,10 @@ pub struct ResourceKind {
     /// Scopes that allow the listing: any one of them will do.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// The connection modes that can list it (`oauth2`, `bot_token`…); empty: every mode.
+    /// A webhook-URL connection, say, holds nothing to list with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<String>,
     /// How long a page may be served from the cache.
     #[serde(default = "default_cache_s")]
     pub cache_s: u64,
@@ -85,6 +89,14 @@ pub struct ResourceKind {
     /// How to fetch one item by id (`{id}` in its templates), when the provider can.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub get: Option<ResourceGet>,
+}
+
+impl ResourceKind {
+    /// Whether a connection of this mode can list the kind.
+    #[must_use]
+    pub fn serves(&self, mode: &str) -> bool {
+        self.modes.is_empty() || self.modes.iter().any(|m| m == mode)
+    }
 }
 
 fn default_cache_s() -> u64 {

@@ -412,6 +412,13 @@ fn check_resources(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<St
                 }
             }
         }
+        for m in &kind.modes {
+            let declared = (m == "oauth2" && p.oauth2.is_some())
+                || CredentialMode::parse(m).is_some_and(|cm| p.credentials.contains_key(&cm));
+            if !declared {
+                c.report(&format!("{key}.modes"), format!("{m:?} is not a way to connect this provider"));
+            }
+        }
         if kind.max_limit == 0 {
             c.report(&format!("{key}.max_limit"), "must be at least 1");
         }

@@ -386,9 +386,17 @@ pub fn build_request(
     Ok(req)
 }
 
+/// Placeholders whose value is a count: a JSON body string that is exactly one of them is sent as
+/// a number, since APIs such as Notion's `page_size` refuse `"50"`.
+const NUMERIC_PLACEHOLDERS: [&str; 3] = ["{limit}", "{offset}", "{page}"];
+
 /// A JSON body value with every string in it rendered as a template.
 fn render_json(v: &Value, vars: &Vars<'_>) -> Result<Value, ServiceError> {
     Ok(match v {
+        Value::String(s) if NUMERIC_PLACEHOLDERS.contains(&s.as_str()) => {
+            let text = vars.render(s)?;
+            text.parse::<u64>().map_or(Value::String(text), Value::from)
+        }
         Value::String(s) => Value::String(vars.render(s)?),
         Value::Array(items) => Value::Array(items.iter().map(|i| render_json(i, vars)).collect::<Result<_, _>>()?),
         Value::Object(map) => Value::Object(

@@ -368,3 +368,92 @@ async fn identical_listings_at_once_make_one_provider_call() {
     assert_eq!(g.api_calls(), calls + 1);
     app.clock.advance(Duration::from_secs(1));
 }
+
+/// Google's other list endpoints: Drive folders and files, Forms and their questions, the calendar
+/// list (paged by nextPageToken until nextSyncToken), Gmail labels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_drive_forms_calendar_and_gmail_list_their_kinds() {
+    let g = Google::start().await;
+    let app = app_for(&g).await;
+    let list = async |id: &str, kind: &str, query: &str| {
+        let a = app.get(&format!("/v1/connections/{id}/resources/{kind}?{query}")).await;
+        assert_eq!(a.status, 200, "{kind}: {}", a.body);
+        a
+    };
+
+    let drive = g
+        .connect(
+            &app,
+            json!({"provider": "google-drive", "scopes": ["openid", "https://www.googleapis.com/auth/drive.readonly"]}),
+        )
+        .await;
+    assert_eq!(names(&list(&drive, "folder", "").await), ["Invoices 2026", "Team", "Archive"]);
+    let files = list(&drive, "file", "limit=100").await;
+    assert_eq!(
+        files.body["items"].as_array().unwrap().len(),
+        7 + 4,
+        "spreadsheets, forms and other files, not folders"
+    );
+    assert!(
+        files.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "report.pdf" && f["mime_type"] == "application/pdf")
+    );
+    assert_eq!(names(&list(&drive, "folder", "q=team").await), ["Team"]);
+    let a = app.post(&format!("/v1/connections/{drive}/resolve"), json!({"kind": "folder", "name": "https://drive.google.com/drive/folders/1FolderArchiveaaaaaaaaaaaaaaaaaaaaa"})).await;
+    assert_eq!(a.body["items"][0]["name"], "Archive", "{}", a.body);
+
+    let forms = g.connect(&app, json!({"provider": "google-forms"})).await;
+    assert_eq!(names(&list(&forms, "form", "").await), ["Customer survey", "Event sign-up"]);
+    let survey = "1FAIpQLSfCustomerSurveyaaaaaaaaaaaaa";
+    let q = list(&forms, "question", &format!("form={survey}")).await;
+    assert_eq!(names(&q), ["Your name", "How did you hear about us?", "Comments"], "the page break is not a question");
+    assert_eq!(
+        (q.body["items"][0]["id"].as_str(), q.body["items"][1]["choice_type"].as_str()),
+        (Some("4f5e6d7c"), Some("RADIO"))
+    );
+    let a = app
+        .post(
+            &format!("/v1/connections/{forms}/resolve"),
+            json!({"path": [
+                {"kind": "form", "name": format!("https://docs.google.com/forms/d/{survey}/edit")},
+                {"kind": "question", "name": "comments"}
+            ]}),
+        )
+        .await;
+    assert_eq!(
+        (a.body["status"].as_str(), a.body["items"][1]["id"].as_str()),
+        (Some("found"), Some("0e1f2a3b")),
+        "{}",
+        a.body
+    );
+    let a = app.get(&format!("/v1/connections/{forms}/resources/question?form=1FAIpQLSfNoSuchForm")).await;
+    assert_eq!(a.status, 404, "{}", a.body);
+
+    // The calendar list, one per page: four pages, the last ending with nextSyncToken.
+    let cal = g.connect(&app, json!({"provider": "google-calendar"})).await;
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..5 {
+        let a = list(&cal, "calendar", &format!("limit=1&cursor={cursor}")).await;
+        seen.extend(names(&a));
+        match a.body["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["ada@acme.example", "Team", "On call", "Holidays in United Kingdom"]);
+    let first = list(&cal, "calendar", "").await;
+    assert_eq!(
+        (first.body["items"][0]["primary"].as_bool(), first.body["items"][0]["time_zone"].as_str()),
+        (Some(true), Some("Europe/London"))
+    );
+
+    let gmail = g.connect(&app, json!({"provider": "gmail"})).await;
+    let labels = list(&gmail, "label", "").await;
+    assert_eq!(names(&labels), ["INBOX", "Invoices", "Projects/Alpha"]);
+    assert_eq!(labels.body["items"][1]["type"], "user");
+    assert!(labels.body["next_cursor"].is_null());
+}

@@ -99,13 +99,23 @@ pub struct Resolved {
 }
 
 impl Services {
-    fn kind_of<'p>(&self, provider: &'p Provider, kind: &str) -> ServiceResult<&'p ResourceKind> {
-        provider.resources.get(kind).ok_or_else(|| {
-            let known: Vec<&str> = provider.resources.keys().map(String::as_str).collect();
+    fn kind_of<'p>(
+        &self,
+        provider: &'p Provider,
+        rec: &ConnectionRecord,
+        kind: &str,
+    ) -> ServiceResult<&'p ResourceKind> {
+        provider.resources.get(kind).filter(|k| k.serves(&rec.auth_mode)).ok_or_else(|| {
+            let known: Vec<&str> =
+                provider.resources.iter().filter(|(_, k)| k.serves(&rec.auth_mode)).map(|(n, _)| n.as_str()).collect();
             ServiceError::not_found(if known.is_empty() {
-                format!("{} has no resource kinds to list", provider.name)
+                format!("this {} connection has no resource kinds to list", provider.name)
             } else {
-                format!("{} has no resource kind {kind:?}; it has: {}", provider.name, known.join(", "))
+                format!(
+                    "this {} connection has no resource kind {kind:?}; it lists: {}",
+                    provider.name,
+                    known.join(", ")
+                )
             })
         })
     }
@@ -118,6 +128,7 @@ impl Services {
         Ok(provider
             .resources
             .iter()
+            .filter(|(_, k)| k.serves(&rec.auth_mode))
             .map(|(name, k)| KindView {
                 kind: name.clone(),
                 label: k.label.clone(),
@@ -132,7 +143,7 @@ impl Services {
     pub async fn list_resources(&self, actor: &Principal, id: &str, req: ListRequest) -> ServiceResult<Listing> {
         let rec = self.visible_connection(actor, id).await?;
         let provider = self.provider(&rec.provider)?;
-        let kind = self.kind_of(&provider, &req.kind)?;
+        let kind = self.kind_of(&provider, &rec, &req.kind)?;
         if let Some(unknown) = req.parents.keys().find(|k| !kind.parents.contains(k)) {
             return Err(ServiceError::invalid(
                 unknown,
@@ -297,7 +308,19 @@ impl Services {
         let (doc, link) = answer_doc(&signer, kind, parents, answer)?;
         let items_path = signer.vars(&vars).render(&kind.items)?;
         let mut items = core_resources::read_items(kind, &items_path, &doc).map_err(|e| {
-            ServiceError::Provider(format!("{} answered in an unexpected shape: {e}", signer.provider.name))
+            // An items path that picks a parent out of the answer (Airtable's `tables.[id={table}]`)
+            // finds nothing when that parent does not exist: the caller's mistake, not the provider's.
+            let picked = kind.parents.iter().find(|p| kind.items.contains(&format!("={{{p}}}]")));
+            match picked {
+                Some(p) => ServiceError::not_found(format!(
+                    "no {p} {:?} in this {} connection; list the {p} kind for the ids it has",
+                    parents.get(p).map_or("", String::as_str),
+                    signer.provider.name
+                )),
+                None => {
+                    ServiceError::Provider(format!("{} answered in an unexpected shape: {e}", signer.provider.name))
+                }
+            }
         })?;
         let raw_count = items.len();
         let last_id = items.last().map(|i| i.id.clone());
@@ -321,7 +344,7 @@ impl Services {
         let mut found: Vec<(String, Item)> = Vec::new();
         let mut truncated = false;
         for (i, step) in steps.iter().enumerate() {
-            let kind = self.kind_of(&provider, &step.kind)?;
+            let kind = self.kind_of(&provider, &rec, &step.kind)?;
             let mut parents = step.parents.clone();
             for (k, item) in &found {
                 if kind.parents.contains(k) {

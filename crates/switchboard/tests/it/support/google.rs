@@ -33,6 +33,8 @@ pub struct Google {
     pub userinfo: Fake,
     pub drive: Fake,
     pub sheets: Fake,
+    pub gmail: Fake,
+    pub forms: Fake,
     pub mode: Arc<Mutex<Mode>>,
     /// Requests the Drive and Sheets fakes served, as `METHOD path?query`.
     pub calls: Arc<Mutex<Vec<String>>>,
@@ -50,6 +52,22 @@ pub const SPREADSHEETS: &[(&str, &str)] = &[
     ("1MnBvCxZaSdFgHjKlPoIuYtReWq1234567890_okrs26", "OKRs 2026"),
     ("1PlOkIjUhYgTfRdEsWaQ0987654321zxcvbnm_invent", "Inventory"),
 ];
+
+/// Other Drive files: (id, name, MIME type).
+pub const FILES: &[(&str, &str, &str)] = &[
+    ("1FolderInvoices2026aaaaaaaaaaaaaaaa", "Invoices 2026", "application/vnd.google-apps.folder"),
+    ("1FolderTeamaaaaaaaaaaaaaaaaaaaaaaaa", "Team", "application/vnd.google-apps.folder"),
+    ("1FolderArchiveaaaaaaaaaaaaaaaaaaaaa", "Archive", "application/vnd.google-apps.folder"),
+    ("1FAIpQLSfCustomerSurveyaaaaaaaaaaaaa", "Customer survey", "application/vnd.google-apps.form"),
+    ("1FAIpQLSfEventSignUpaaaaaaaaaaaaaaaa", "Event sign-up", "application/vnd.google-apps.form"),
+    ("191yJH2qNolW8EG5dtnnyReportPdfaaaaa", "report.pdf", "application/pdf"),
+    ("1DocNotesaaaaaaaaaaaaaaaaaaaaaaaaaa", "Notes", "application/vnd.google-apps.document"),
+];
+
+/// Every Drive file: the spreadsheets and the others.
+fn drive_files() -> Vec<(&'static str, &'static str, &'static str)> {
+    SPREADSHEETS.iter().map(|(id, name)| (*id, *name, SPREADSHEET_MIME)).chain(FILES.iter().copied()).collect()
+}
 
 fn google_error(code: u16, status: &str, message: &str, reason: Option<&str>) -> Shape {
     let mut body = json!({"error": {"code": code, "message": message, "status": status}});
@@ -113,21 +131,39 @@ fn name_contains(q: &str) -> Option<String> {
     None
 }
 
+/// Which MIME type a files.list `q` selects: `mimeType = 'X'` or `mimeType != 'X'`.
+fn mime_clause(q: &str) -> Option<(bool, String)> {
+    let (equal, rest) = if let Some(i) = q.find("mimeType = '") {
+        (true, &q[i + "mimeType = '".len()..])
+    } else if let Some(i) = q.find("mimeType != '") {
+        (false, &q[i + "mimeType != '".len()..])
+    } else {
+        return None;
+    };
+    rest.split_once('\'').map(|(mime, _)| (equal, mime.to_owned()))
+}
+
 fn files_list(s: &Seen) -> Shape {
     let q = s.query("q").unwrap_or_default();
     // What the catalog entry must send (files.list documents q, pageSize, pageToken, fields).
-    if !q.contains(&format!("mimeType = '{SPREADSHEET_MIME}'")) || !q.contains("trashed = false") {
-        return google_error(400, "INVALID_ARGUMENT", "fake Drive: the query must select spreadsheets", None);
-    }
+    let Some((equal, mime)) = mime_clause(&q).filter(|_| q.contains("trashed = false")) else {
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "fake Drive: the query must select a MIME type and leave out trashed files",
+            None,
+        );
+    };
     let fields = s.query("fields").unwrap_or_default();
     if !fields.contains("nextPageToken") || !fields.contains("files(") {
         return google_error(400, "INVALID_ARGUMENT", "fake Drive: fields must ask for nextPageToken and files", None);
     }
     let size: usize = s.query("pageSize").and_then(|p| p.parse().ok()).unwrap_or(100).clamp(1, 1000);
     let wanted = name_contains(&q).map(|w| w.to_lowercase());
-    let matching: Vec<&(&str, &str)> = SPREADSHEETS
-        .iter()
-        .filter(|(_, name)| wanted.as_ref().is_none_or(|w| name.to_lowercase().contains(w)))
+    let matching: Vec<(&str, &str, &str)> = drive_files()
+        .into_iter()
+        .filter(|(_, _, m)| (*m == mime) == equal)
+        .filter(|(_, name, _)| wanted.as_ref().is_none_or(|w| name.to_lowercase().contains(w)))
         .collect();
     let start: usize = match s.query("pageToken") {
         None => 0,
@@ -140,8 +176,14 @@ fn files_list(s: &Seen) -> Shape {
         .iter()
         .skip(start)
         .take(size)
-        .map(|(id, name)| {
-            json!({"id": id, "name": name, "webViewLink": format!("https://docs.google.com/spreadsheets/d/{id}/edit?usp=drivesdk"), "modifiedTime": "2026-11-30T09:15:00.000Z"})
+        .map(|(id, name, mime)| {
+            let link = match *mime {
+                SPREADSHEET_MIME => format!("https://docs.google.com/spreadsheets/d/{id}/edit?usp=drivesdk"),
+                "application/vnd.google-apps.folder" => format!("https://drive.google.com/drive/folders/{id}"),
+                "application/vnd.google-apps.form" => format!("https://docs.google.com/forms/d/{id}/edit?usp=drivesdk"),
+                _ => format!("https://drive.google.com/file/d/{id}/view?usp=drivesdk"),
+            };
+            json!({"id": id, "name": name, "mimeType": mime, "webViewLink": link, "modifiedTime": "2026-11-30T09:15:00.000Z"})
         })
         .collect();
     let mut body = json!({"files": page});
@@ -152,13 +194,45 @@ fn files_list(s: &Seen) -> Shape {
 }
 
 fn files_get(id: &str) -> Shape {
-    match SPREADSHEETS.iter().find(|(i, _)| *i == id) {
-        Some((id, name)) => shape(
+    match drive_files().into_iter().find(|(i, _, _)| *i == id) {
+        Some((id, name, mime)) => shape(
             200,
-            json!({"id": id, "name": name, "mimeType": SPREADSHEET_MIME, "webViewLink": format!("https://docs.google.com/spreadsheets/d/{id}/edit"), "modifiedTime": "2026-11-30T09:15:00.000Z"}),
+            json!({"id": id, "name": name, "mimeType": mime, "webViewLink": format!("https://docs.google.com/d/{id}/edit"), "modifiedTime": "2026-11-30T09:15:00.000Z"}),
         ),
         None => google_error(404, "NOT_FOUND", &format!("File not found: {id}."), Some("notFound")),
     }
+}
+
+/// calendarList.list: four calendars, `maxResults` per page, nextPageToken until the last (which has nextSyncToken).
+fn calendar_list(s: &Seen) -> Shape {
+    let all = [
+        ("ada@acme.example", "ada@acme.example", true),
+        ("c_team@group.calendar.google.com", "Team", false),
+        ("c_oncall@group.calendar.google.com", "On call", false),
+        ("en.uk#holiday@group.v.calendar.google.com", "Holidays in United Kingdom", false),
+    ];
+    let size: usize = s.query("maxResults").and_then(|p| p.parse().ok()).unwrap_or(100).clamp(1, 250);
+    let start: usize =
+        s.query("pageToken").and_then(|t| t.strip_prefix("cal-").and_then(|n| n.parse().ok())).unwrap_or(0);
+    let items: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|(id, summary, primary)| {
+            let mut e = json!({"kind": "calendar#calendarListEntry", "id": id, "summary": summary, "timeZone": "Europe/London", "accessRole": if *primary { "owner" } else { "reader" }});
+            if *primary {
+                e["primary"] = json!(true);
+            }
+            e
+        })
+        .collect();
+    let mut body = json!({"kind": "calendar#calendarList", "etag": "\"p33k9v0u2ul7ig0g\"", "items": items});
+    if start + size < all.len() {
+        body["nextPageToken"] = json!(format!("cal-{}", start + size));
+    } else {
+        body["nextSyncToken"] = json!("CPDAlvWDx70CEPDAlvWDx70CGAU=");
+    }
+    shape(200, body)
 }
 
 /// The sheets of a spreadsheet: Sales 2026 has two, every other one a single Sheet1.
@@ -250,6 +324,9 @@ impl Google {
             if let Some(r) = refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
                 return r;
             }
+            if s.path == "/calendar/v3/users/me/calendarList" && s.method == "GET" {
+                return calendar_list(s);
+            }
             match s.path.strip_prefix("/drive/v3/files") {
                 Some("") if s.method == "GET" => files_list(s),
                 Some(rest) if s.method == "GET" && rest.starts_with('/') => files_get(&rest[1..]),
@@ -276,12 +353,63 @@ impl Google {
             }
         })
         .await;
-        Self { accounts, tokens, userinfo, drive, sheets, mode, calls }
+        let (m, c) = (mode.clone(), calls.clone());
+        let gmail = Fake::start("https://gmail.googleapis.com", move |s| {
+            c.lock().unwrap().push(format!("{} {}", s.method, s.path));
+            if let Some(r) = refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
+                return r;
+            }
+            match (s.method.as_str(), s.path.as_str()) {
+                // users.getProfile: the connection's identity.
+                ("GET", "/gmail/v1/users/me/profile") => shape(200, json!({
+                    "emailAddress": "ada@acme.example", "messagesTotal": 1204, "threadsTotal": 877, "historyId": "991234"
+                })),
+                // users.labels.list: every label in one answer, no paging.
+                ("GET", "/gmail/v1/users/me/labels") => shape(200, json!({"labels": [
+                    {"id": "INBOX", "name": "INBOX", "messageListVisibility": "hide", "labelListVisibility": "labelShow", "type": "system"},
+                    {"id": "Label_1234567890123456789", "name": "Invoices", "messageListVisibility": "show", "labelListVisibility": "labelShow", "type": "user"},
+                    {"id": "Label_2", "name": "Projects/Alpha", "type": "user"}
+                ]})),
+                _ => shape(404, json!({"error": {"code": 404, "message": "fake Gmail: not a documented endpoint"}})),
+            }
+        })
+        .await;
+        let (m, c) = (mode.clone(), calls.clone());
+        let forms = Fake::start("https://forms.googleapis.com", move |s| {
+            c.lock().unwrap().push(format!("{} {}", s.method, s.path));
+            if let Some(r) = refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
+                return r;
+            }
+            match s.path.strip_prefix("/v1/forms/") {
+                Some(id) if s.method == "GET" && id == FILES[3].0 => shape(200, json!({
+                    "formId": id, "info": {"title": "Customer survey", "documentTitle": "Customer survey"}, "revisionId": "00000042",
+                    "responderUri": "https://docs.google.com/forms/d/e/1FAIpQLSe_responder/viewform",
+                    "items": [
+                        {"itemId": "3a1b2c3d", "title": "Your name", "questionItem": {"question": {"questionId": "4f5e6d7c", "required": true, "textQuestion": {}}}},
+                        {"itemId": "5b6c7d8e", "title": "About you", "pageBreakItem": {}},
+                        {"itemId": "6c7d8e9f", "title": "How did you hear about us?", "questionItem": {"question": {"questionId": "7a8b9c0d", "choiceQuestion": {"type": "RADIO", "options": [{"value": "Friend"}, {"value": "Web"}]}}}},
+                        {"itemId": "7d8e9f0a", "title": "Comments", "questionItem": {"question": {"questionId": "0e1f2a3b", "textQuestion": {"paragraph": true}}}}
+                    ]
+                })),
+                Some(_) if s.method == "GET" => google_error(404, "NOT_FOUND", "Requested entity was not found.", None),
+                _ => shape(404, json!({"error": {"code": 404, "message": "fake Forms: not a documented endpoint"}})),
+            }
+        })
+        .await;
+        Self { accounts, tokens, userinfo, drive, sheets, gmail, forms, mode, calls }
     }
 
     /// The `SWITCHBOARD_OUTBOUND_OVERRIDES` for every Google fake.
     pub fn overrides(&self) -> String {
-        super::fakes::overrides(&[&self.accounts, &self.tokens, &self.userinfo, &self.drive, &self.sheets])
+        super::fakes::overrides(&[
+            &self.accounts,
+            &self.tokens,
+            &self.userinfo,
+            &self.drive,
+            &self.sheets,
+            &self.gmail,
+            &self.forms,
+        ])
     }
 
     pub fn set(&self, mode: Mode) {
