@@ -55,13 +55,25 @@ pub struct OutboundRequest {
     pub retry: bool,
     /// Overrides the client's timeout for this request.
     pub timeout: Option<Duration>,
+    /// `false`: a 429 comes back at once instead of being waited out (someone is waiting on the
+    /// answer and has a cached page to fall back on, or a plan of their own).
+    pub wait_out_rate_limits: bool,
 }
 
 impl OutboundRequest {
     #[must_use]
     pub fn new(method: Method, url: Url) -> Self {
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE);
-        Self { method, url, headers: HeaderMap::new(), body: None, idempotent, retry: true, timeout: None }
+        Self {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+            idempotent,
+            retry: true,
+            timeout: None,
+            wait_out_rate_limits: true,
+        }
     }
 }
 
@@ -87,7 +99,12 @@ impl OutboundResponse {
 
 fn retry_after(headers: &HeaderMap) -> Option<u64> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<u64>().ok().or_else(|| (!v.is_empty()).then_some(60))
+    // Seconds, whole or (Shopify's "2.0") not; an HTTP date or anything else: a minute.
+    let seconds = v.parse::<u64>().ok().or_else(|| {
+        let f = v.parse::<f64>().ok().filter(|f| f.is_finite() && (0.0..86_400.0).contains(f))?;
+        format!("{:.0}", f.ceil()).parse().ok()
+    });
+    seconds.or_else(|| (!v.is_empty()).then_some(60))
 }
 
 pub use switchboard_core::net::is_public;
@@ -252,6 +269,7 @@ impl Outbound {
             let last = attempt >= self.max_attempts || !req.retry;
             let result = self.once(client, &req, &url, &host).await;
             let wait = match &result {
+                Ok(res) if res.status == StatusCode::TOO_MANY_REQUESTS && !req.wait_out_rate_limits => return result,
                 Ok(res) if req.idempotent && !last && retryable_status(res.status) => {
                     match res.retry_after().map(Duration::from_secs) {
                         Some(w) if w > MAX_INLINE_WAIT => return result,

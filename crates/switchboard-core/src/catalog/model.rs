@@ -173,6 +173,10 @@ pub struct ResourceGet {
     /// Path of the item in the answer; empty: the answer itself.
     #[serde(default)]
     pub item: String,
+    /// Path of the item's name in it, where it differs from the listing's (a Notion database's
+    /// `data_sources.0` carries `name`, a listed data source `title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// A pinned API version (in `api_base_url`, a header, or a mode's `base_url`).

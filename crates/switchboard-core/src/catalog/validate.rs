@@ -488,6 +488,9 @@ fn check_resources(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<St
             if !get.item.is_empty() {
                 c.path(&format!("{key}.get.item"), &get.item);
             }
+            if let Some(name) = &get.name {
+                c.path(&format!("{key}.get.name"), name);
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ mod connections;
 mod crash;
 mod credentials;
 mod deliveries;
+mod kinds;
 mod lifecycle;
 mod multi_instance;
 mod oauth_catalog;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::apis::back;
 use crate::support::fakes::{Fake, Seen, Shape, shape};
 use crate::support::server::TestApp;
 use crate::support::{TestDb, spawn_app_with};
@@ -28,13 +29,6 @@ fn note(log: &Log, entry: String) {
 
 fn count(log: &Log, prefix: &str) -> usize {
     log.lock().unwrap().iter().filter(|e| e.starts_with(prefix)).count()
-}
-
-/// 302 from the provider back to the client's redirect_uri with the state and `params`.
-fn back(s: &Seen, params: &[(&str, &str)]) -> Shape {
-    let mut target = url::Url::parse(&s.query("redirect_uri").unwrap()).unwrap();
-    target.query_pairs_mut().append_pair("state", &s.query("state").unwrap()).extend_pairs(params.iter().copied());
-    shape(302, json!({})).header("location", target.to_string())
 }
 
 fn form(s: &Seen, k: &str) -> Option<String> {

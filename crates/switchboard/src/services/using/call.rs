@@ -123,6 +123,33 @@ pub(crate) fn read_answer(
     if let Some(after) = connector::rate_limited(provider, res) {
         return Answer::RateLimited { reason: reason(), retry_after_s: after };
     }
+    let doc = if res.body.is_empty() { Value::Object(Map::new()) } else { res.json().unwrap_or(Value::Null) };
+    // The provider's own error code, where it says more than the status (Meta answers an expired
+    // token with a 400 and code 190; Slack with a 200 and `ok: false`).
+    let by_code = |doc: &Value| -> Option<Answer> {
+        let errors = provider.body_errors.as_ref()?;
+        let code = path::get_text(doc, &errors.path)?;
+        let is = |codes: &[String]| codes.contains(&code);
+        Some(if is(&errors.unauthorized) {
+            Answer::Unauthorized(reason())
+        } else if is(&errors.forbidden) {
+            Answer::Forbidden {
+                reason: reason(),
+                scope: errors.scope_path.as_deref().and_then(|p| path::get_text(doc, p)),
+            }
+        } else if is(&errors.not_found) {
+            Answer::NotFound(reason())
+        } else if is(&errors.rate_limited) {
+            Answer::RateLimited { reason: reason(), retry_after_s: res.retry_after() }
+        } else {
+            return None;
+        })
+    };
+    if res.status.as_u16() >= 400
+        && let Some(answer) = by_code(&doc)
+    {
+        return answer;
+    }
     match res.status.as_u16() {
         401 => return Answer::Unauthorized(reason()),
         403 => return Answer::Forbidden { reason: reason(), scope: None },
@@ -135,25 +162,10 @@ pub(crate) fn read_answer(
         }
         _ => {}
     }
-    let doc = if res.body.is_empty() { Value::Object(Map::new()) } else { res.json().unwrap_or(Value::Null) };
     if let Some(ok) = &spec.ok_field
         && path::get(&doc, ok) != Some(&Value::Bool(true))
     {
-        let r = reason();
-        let Some(errors) = &provider.body_errors else { return Answer::Failed(r) };
-        let code = path::get_text(&doc, &errors.path).unwrap_or_default();
-        let is = |codes: &[String]| codes.contains(&code);
-        return if is(&errors.unauthorized) {
-            Answer::Unauthorized(r)
-        } else if is(&errors.forbidden) {
-            Answer::Forbidden { reason: r, scope: errors.scope_path.as_deref().and_then(|p| path::get_text(&doc, p)) }
-        } else if is(&errors.not_found) {
-            Answer::NotFound(r)
-        } else if is(&errors.rate_limited) {
-            Answer::RateLimited { reason: r, retry_after_s: res.retry_after() }
-        } else {
-            Answer::Failed(r)
-        };
+        return by_code(&doc).unwrap_or_else(|| Answer::Failed(reason()));
     }
     let link = res.headers.get(reqwest::header::LINK).and_then(|v| v.to_str().ok()).map(str::to_owned);
     Answer::Ok { doc, link }
@@ -235,10 +247,9 @@ impl Services {
     ) -> ServiceResult<(Signer, Answer)> {
         let signer = self.signer(rec, false).await?;
         let (signer, answer) = self.send_once(signer, spec, make).await?;
-        let Answer::Unauthorized(reason) = answer else { return Ok((signer, answer)) };
-        if signer.rec.auth_mode != "oauth2" {
-            return Err(self.mark_needs_reauth(&signer.rec, &reason).await);
-        }
+        let Answer::Unauthorized(_) = answer else { return Ok((signer, answer)) };
+        // One retry: with refreshed tokens for OAuth, with the same key otherwise (a provider's
+        // passing refusal should not cost the user a reconnect).
         let again = self.signer(signer.rec.clone(), true).await?;
         let (again, answer) = self.send_once(again, spec, make).await?;
         match answer {

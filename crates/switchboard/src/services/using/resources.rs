@@ -291,7 +291,10 @@ impl Services {
             _ => None,
         };
         let make = |s: &Signer| {
-            let first = s.build(&drop_empty(&spec, s, &vars), &vars)?;
+            require_path_values(s, &spec, &vars)?;
+            let mut first = s.build(&drop_empty(&spec, s, &vars), &vars)?;
+            // Someone is waiting on a dropdown: a rate limit serves the cached page, not a wait.
+            first.wait_out_rate_limits = false;
             let Some(next) = &next_url else { return Ok(first) };
             // A next-page URL the provider handed out (relative ones against the request's): signed
             // only for the provider's own origin.
@@ -302,7 +305,9 @@ impl Services {
             if u.origin() != first.url.origin() {
                 return Err(ServiceError::invalid("cursor", "cursor does not belong to this provider"));
             }
-            s.sign_url(u)
+            let mut signed = s.sign_url(u)?;
+            signed.wait_out_rate_limits = false;
+            Ok(signed)
         };
         let (signer, answer) = self.send_signed(rec, &spec, &make).await?;
         let (doc, link) = answer_doc(&signer, kind, parents, answer)?;
@@ -456,10 +461,23 @@ impl Services {
     ) -> ServiceResult<Item> {
         let mut vars = parents.clone();
         vars.insert("id".into(), item_id.to_owned());
-        let make = |s: &Signer| s.build(&get.request, &vars);
+        let make = |s: &Signer| {
+            require_path_values(s, &get.request, &vars)?;
+            let mut one = s.build(&get.request, &vars)?;
+            one.wait_out_rate_limits = false;
+            Ok(one)
+        };
         let (signer, answer) = self.send_signed(rec, &get.request, &make).await?;
         let (doc, _) = answer_doc(&signer, kind, parents, answer)?;
         let item_doc = switchboard_core::catalog::path::get(&doc, &get.item).cloned().unwrap_or(Value::Null);
+        let renamed;
+        let kind = match &get.name {
+            Some(name) => {
+                renamed = ResourceKind { name: name.clone(), ..kind.clone() };
+                &renamed
+            }
+            None => kind,
+        };
         core_resources::item_of(kind, &item_doc)
             .ok_or_else(|| ServiceError::Provider(format!("{} answered without the item's id", signer.provider.name)))
     }
@@ -473,6 +491,22 @@ fn request_for(kind: &ResourceKind, searching: bool) -> RequestSpec {
         spec.params.extend(search.params.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     spec
+}
+
+/// Every value the request's path takes from the connection is there: an optional field left
+/// empty (a WhatsApp connection without its business account id) cannot list what needs it.
+fn require_path_values(signer: &Signer, spec: &RequestSpec, vars: &BTreeMap<String, String>) -> ServiceResult<()> {
+    let template = spec.path.as_deref().or(spec.url.as_deref()).unwrap_or_default();
+    let rendered = signer.vars(vars);
+    for name in switchboard_core::catalog::template::names(template).unwrap_or_default() {
+        if !vars.contains_key(name) && rendered.render(&format!("{{{name}}}")).is_ok_and(|v| v.is_empty()) {
+            return Err(ServiceError::Conflict(format!(
+                "this {} connection has no {name}, which this listing needs; connect it again with {name} given",
+                signer.provider.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The spec without query and body parameters whose templates render empty (no cursor yet).
