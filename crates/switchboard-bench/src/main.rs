@@ -7,6 +7,7 @@
 
 mod deliveries;
 mod idp;
+mod listings;
 mod load;
 mod refresher;
 mod scenarios;
@@ -19,7 +20,8 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "switchboard-bench", about = "Load scenarios against a Switchboard server (loopback only)")]
 struct Args {
-    /// Scenario: healthz, integration-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle.
+    /// Scenario: healthz, integration-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle,
+    /// listing-cached, resolve-cached, listing-cold, listing-memory.
     scenario: String,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 32)]
@@ -45,6 +47,9 @@ struct Args {
     /// Also measure /healthz for as long, and print the ratio (what storage and crypto cost).
     #[arg(long)]
     compare_healthz: bool,
+    /// SWITCHBOARD_LISTING_CACHE_MB for the listing scenarios (the server's default otherwise).
+    #[arg(long)]
+    listing_cache_mb: Option<u64>,
 }
 
 fn print_report(name: &str, concurrency: usize, r: &load::Report) {
@@ -66,6 +71,16 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.scenario == "deliveries" {
         return deliveries::run(&args.database, args.rows).await;
+    }
+    if args.scenario.starts_with("listing") || args.scenario == "resolve-cached" {
+        let options = listings::Options {
+            database: args.database.clone(),
+            rows: args.rows,
+            concurrency: args.concurrency,
+            measure: Duration::from_secs(args.seconds),
+            cache_mb: args.listing_cache_mb,
+        };
+        return listings::run(&args.scenario, &options).await;
     }
     if args.scenario.starts_with("refresher") {
         return refresher::run(&args.scenario, &args.database, args.rows, Duration::from_secs(args.seconds)).await;

@@ -15,6 +15,8 @@ pub(crate) struct Scenario {
     paths: Vec<String>,
     /// Set for signed provider webhooks: each request is a new event.
     webhook: Option<SignedWebhook>,
+    /// A JSON body: each request is a POST of it.
+    body: Option<serde_json::Value>,
 }
 
 /// Stripe-signed events for one endpoint, each with an id never sent before.
@@ -52,6 +54,16 @@ impl SignedWebhook {
 }
 
 impl Scenario {
+    /// GETs of `paths` (cycled through at random) with `key` as the bearer.
+    pub(crate) fn gets(base: &str, key: &str, paths: Vec<String>) -> Self {
+        Self { base: base.to_owned(), key: key.to_owned(), paths, webhook: None, body: None }
+    }
+
+    /// POSTs of `body` to `paths`.
+    pub(crate) fn posts(base: &str, key: &str, paths: Vec<String>, body: serde_json::Value) -> Self {
+        Self { body: Some(body), ..Self::gets(base, key, paths) }
+    }
+
     pub(crate) fn request(&self, client: &reqwest::Client, i: u64) -> reqwest::RequestBuilder {
         if let Some(w) = &self.webhook {
             return w.request(client);
@@ -61,7 +73,11 @@ impl Scenario {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         let path = &self.paths[(z ^ (z >> 31)) as usize % self.paths.len()];
-        client.get(format!("{}{path}", self.base)).bearer_auth(&self.key)
+        let url = format!("{}{path}", self.base);
+        match &self.body {
+            Some(body) => client.post(url).bearer_auth(&self.key).json(body),
+            None => client.get(url).bearer_auth(&self.key),
+        }
     }
 }
 
@@ -72,7 +88,7 @@ pub(crate) async fn prepare(
     key: &str,
     rows: usize,
 ) -> anyhow::Result<Scenario> {
-    let make = |paths: Vec<String>| Scenario { base: base.to_owned(), key: key.to_owned(), paths, webhook: None };
+    let make = |paths: Vec<String>| Scenario::gets(base, key, paths);
     match name {
         // The floor: routing, middleware, no auth, no storage.
         "healthz" => Ok(make(vec!["/healthz".into()])),
@@ -138,21 +154,30 @@ pub(crate) async fn seed_connections(
     key: &str,
     rows: usize,
 ) -> anyhow::Result<Vec<String>> {
+    seed_connections_with(client, base, key, rows, |i| {
+        json!({
+            "provider": "custom-api-key",
+            "org": format!("org-{}", i % 100),
+            "label": format!("bench {i}"),
+            "credentials": {"base_url": "https://api.example.com/v1", "api_key": format!("key-{i:08}-0123456789abcdef")}
+        })
+    })
+    .await
+}
+
+/// Creates `rows` connections through the API from `body(i)`, 32 at a time; their ids.
+pub(crate) async fn seed_connections_with(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    rows: usize,
+    body: impl Fn(usize) -> serde_json::Value,
+) -> anyhow::Result<Vec<String>> {
     use futures::StreamExt as _;
     let started = std::time::Instant::now();
-    let results: Vec<anyhow::Result<String>> = futures::stream::iter(0..rows.max(1))
-        .map(|i| async move {
-            let res = client
-                .post(format!("{base}/v1/connections"))
-                .bearer_auth(key)
-                .json(&json!({
-                    "provider": "custom-api-key",
-                    "org": format!("org-{}", i % 100),
-                    "label": format!("bench {i}"),
-                    "credentials": {"base_url": "https://api.example.com/v1", "api_key": format!("key-{i:08}-0123456789abcdef")}
-                }))
-                .send()
-                .await?;
+    let results: Vec<anyhow::Result<String>> = futures::stream::iter((0..rows.max(1)).map(|i| (i, body(i))))
+        .map(|(i, body)| async move {
+            let res = client.post(format!("{base}/v1/connections")).bearer_auth(key).json(&body).send().await?;
             if !res.status().is_success() {
                 bail!("creating connection {i}: {} {}", res.status(), res.text().await.unwrap_or_default());
             }

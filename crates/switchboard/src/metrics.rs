@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -59,6 +60,9 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     pub listings: Family<ListingLabels, Counter>,
     pub provider_call_latency: Family<ProviderLabels, Histogram, fn() -> Histogram>,
+    /// Bytes and pages the listing cache holds now.
+    pub listing_cache_bytes: Gauge,
+    pub listing_cache_pages: Gauge,
     pub webhooks: Family<WebhookLabels, Counter>,
     pub deliveries: Family<OutcomeLabels, Counter>,
     pub delivery_latency: Histogram,
@@ -124,10 +128,20 @@ impl Metrics {
             "Time for a provider to answer a call made as a connection",
             provider_call_latency.clone(),
         );
+        let listing_cache_bytes = Gauge::default();
+        let listing_cache_pages = Gauge::default();
+        registry.register(
+            "listing_cache_bytes",
+            "Approximate bytes of resource listings held in memory",
+            listing_cache_bytes.clone(),
+        );
+        registry.register("listing_cache_pages", "Resource listing pages held in memory", listing_cache_pages.clone());
         Self {
             registry: Mutex::new(registry),
             listings,
             provider_call_latency,
+            listing_cache_bytes,
+            listing_cache_pages,
             http_requests,
             http_latency,
             refreshes,

@@ -269,7 +269,7 @@ impl Services {
                     let s = value.as_str().ok_or_else(|| {
                         ServiceError::invalid(field, format!("{field} must be a string: {}", ph.label))
                     })?;
-                    super::connect::check_placeholder(ph, s, self.settings.allow_private_networks)
+                    super::oauth::connect::check_placeholder(ph, s, self.settings.allow_private_networks)
                         .map_err(|why| ServiceError::invalid(field, format!("{field} {s:?} does not fit: {why}")))?;
                 }
             }

@@ -5,18 +5,11 @@
 
 pub mod audit;
 pub mod auth;
-pub mod connect;
-pub mod connections;
-pub mod connector;
-pub mod events;
+pub mod credentials;
 pub mod group_commit;
 pub mod integrations;
 pub mod keys;
-pub mod lifecycle;
 pub mod oauth;
-pub mod service_account;
-pub mod smtp;
-pub mod subscriptions;
 pub mod using;
 pub mod webhooks;
 
@@ -43,17 +36,17 @@ pub struct Services {
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
     pub outbound: crate::outbound::Outbound,
-    pub token_cache: Arc<connections::TokenCache>,
+    pub token_cache: Arc<credentials::connections::TokenCache>,
     pub audit_writer: audit::AuditWriter,
-    pub refresh_locks: Arc<lifecycle::RefreshLocks>,
+    pub refresh_locks: Arc<oauth::lifecycle::RefreshLocks>,
     /// Names this process in store leases.
     pub instance_id: String,
-    pub event_writer: events::EventWriter,
+    pub event_writer: webhooks::events::EventWriter,
     /// Wakes the delivery worker when new deliveries are stored.
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
-    pub endpoint_cache: Arc<webhooks::EndpointCache>,
-    pub secret_cache: Arc<subscriptions::SecretCache>,
-    pub event_usage: Arc<events::EventUsage>,
+    pub endpoint_cache: Arc<webhooks::endpoints::EndpointCache>,
+    pub secret_cache: Arc<webhooks::subscriptions::SecretCache>,
+    pub event_usage: Arc<webhooks::events::EventUsage>,
     pub listing_cache: Arc<using::cache::ListingCache>,
 }
 
@@ -80,23 +73,27 @@ impl Services {
     ) -> Result<Self, reqwest::Error> {
         let outbound = crate::outbound::Outbound::with_lookup(&settings, lookup)?;
         let delivery_wakeup = Arc::new(tokio::sync::Notify::new());
+        let metrics = Arc::new(Metrics::new());
         Ok(Self {
-            event_writer: events::EventWriter::spawn(store.clone(), delivery_wakeup.clone()),
+            event_writer: webhooks::events::EventWriter::spawn(store.clone(), delivery_wakeup.clone()),
             delivery_wakeup,
-            endpoint_cache: Arc::new(webhooks::EndpointCache::default()),
-            secret_cache: Arc::new(subscriptions::SecretCache::default()),
-            event_usage: Arc::new(events::EventUsage::default()),
-            listing_cache: Arc::new(using::cache::ListingCache::new(settings.listing_cache_bytes)),
+            endpoint_cache: Arc::new(webhooks::endpoints::EndpointCache::default()),
+            secret_cache: Arc::new(webhooks::subscriptions::SecretCache::default()),
+            event_usage: Arc::new(webhooks::events::EventUsage::default()),
+            listing_cache: Arc::new(using::cache::ListingCache::new(
+                settings.listing_cache_bytes,
+                (metrics.listing_cache_bytes.clone(), metrics.listing_cache_pages.clone()),
+            )),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
             store,
             vault: Arc::new(vault),
             catalog: Arc::new(catalog),
             clock,
             settings,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             outbound,
-            token_cache: Arc::new(connections::TokenCache::default()),
-            refresh_locks: Arc::new(lifecycle::RefreshLocks::default()),
+            token_cache: Arc::new(credentials::connections::TokenCache::default()),
+            refresh_locks: Arc::new(oauth::lifecycle::RefreshLocks::default()),
             instance_id: format!(
                 "{}-{}",
                 std::process::id(),

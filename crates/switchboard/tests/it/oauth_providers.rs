@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::apis::back;
+use crate::support::apis::{back, oauth_flow};
 use crate::support::fakes::{Fake, Seen, Shape, shape};
 use crate::support::server::TestApp;
 use crate::support::{TestDb, spawn_app_with};
@@ -46,29 +46,8 @@ async fn app_with(fakes: &[&Fake]) -> TestApp {
 
 /// Starts a flow and follows the provider's redirect back; Ok(connection) or Err(handshake error).
 async fn flow(app: &TestApp, body: Value) -> Result<Value, Value> {
-    let mut b = json!({"org": "acme", "user": "u1", "redirect_uri": "http://app.test/done"});
-    for (k, v) in body.as_object().unwrap() {
-        b[k] = v.clone();
-    }
-    let started = app.post("/v1/oauth/start", b).await;
-    assert_eq!(started.status, 200, "{}", started.body);
-    let at_provider = app.send(app.client.get(started.body["auth_url"].as_str().unwrap())).await;
-    let callback = at_provider
-        .headers
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("the provider refused the authorization request: {}", at_provider.body))
-        .to_owned();
-    let back = app.send(app.client.get(&callback)).await;
-    let target = url::Url::parse(back.headers["location"].to_str().unwrap()).unwrap();
-    match target.query_pairs().find(|(k, _)| k == "connection_id") {
-        Some((_, id)) => Ok(app.get(&format!("/v1/connections/{id}")).await.body),
-        None => {
-            Err(app.get(&format!("/v1/oauth/handshakes/{}", started.body["handshake_id"].as_str().unwrap())).await.body
-                ["error"]
-                .clone())
-        }
-    }
+    let id = oauth_flow(app, body).await?;
+    Ok(app.get(&format!("/v1/connections/{id}")).await.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,8 +14,8 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::services::ServiceError;
-use crate::services::connections::{Connection, CredentialsOut, NewConnection};
-use crate::services::connector::Account;
+use crate::services::credentials::connections::{Connection, CredentialsOut, NewConnection};
+use crate::services::credentials::connector::Account;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

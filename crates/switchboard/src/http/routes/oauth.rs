@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::http::AppState;
 use crate::http::error::{ApiResult, ErrorBody, ErrorDetail};
 use crate::http::extract::{ApiJson, ApiPath, Auth};
-use crate::services::connect::{CallbackOutcome, StartRequest};
+use crate::services::oauth::connect::{CallbackOutcome, StartRequest};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(start)).routes(routes!(callback)).routes(routes!(handshake))

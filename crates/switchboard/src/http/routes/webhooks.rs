@@ -17,9 +17,9 @@ use super::{next_cursor, page};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use crate::services::events::Event;
-use crate::services::subscriptions::{Delivery, NewSubscription, Subscription};
-use crate::services::webhooks::{Endpoint, Incoming, Intake, NewEndpoint};
+use crate::services::webhooks::endpoints::{Endpoint, Incoming, Intake, NewEndpoint};
+use crate::services::webhooks::events::Event;
+use crate::services::webhooks::subscriptions::{Delivery, NewSubscription, Subscription};
 use crate::store::{DeliveryFilter, EventFilter, EventSummary};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {

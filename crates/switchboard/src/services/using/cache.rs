@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hashlink::LinkedHashMap;
+use prometheus_client::metrics::gauge::Gauge;
 
 use super::resources::Page;
 
@@ -38,6 +39,8 @@ struct State {
 pub struct ListingCache {
     state: Mutex<State>,
     max_bytes: usize,
+    /// What `/metrics` shows of it: bytes and pages held.
+    gauges: (Gauge, Gauge),
     flights: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -58,8 +61,13 @@ pub enum Cached {
 
 impl ListingCache {
     #[must_use]
-    pub fn new(max_bytes: usize) -> Self {
-        Self { state: Mutex::new(State::default()), max_bytes, flights: Mutex::new(HashMap::new()) }
+    pub fn new(max_bytes: usize, gauges: (Gauge, Gauge)) -> Self {
+        Self { state: Mutex::new(State::default()), max_bytes, gauges, flights: Mutex::new(HashMap::new()) }
+    }
+
+    fn publish(&self, state: &State) {
+        self.gauges.0.set(i64::try_from(state.bytes).unwrap_or(i64::MAX));
+        self.gauges.1.set(i64::try_from(state.entries.len()).unwrap_or(i64::MAX));
     }
 
     pub fn get(&self, key: &Key, fresh_for: Duration) -> Cached {
@@ -90,6 +98,7 @@ impl ListingCache {
             let Some((_, old)) = state.entries.pop_front() else { break };
             state.bytes -= old.bytes;
         }
+        self.publish(&state);
     }
 
     /// Forgets every listing of a connection (re-authorised, credentials changed, deleted).
@@ -101,6 +110,7 @@ impl ListingCache {
                 state.bytes -= old.bytes;
             }
         }
+        self.publish(&state);
     }
 
     /// Bytes held now (for the memory benchmark and tests).
@@ -145,7 +155,7 @@ mod tests {
 
     #[test]
     fn bounded_by_bytes_least_recently_used_out_first() {
-        let cache = ListingCache::new(4096);
+        let cache = ListingCache::new(4096, Default::default());
         for i in 0..100 {
             cache.put(key("conn_a", &i.to_string()), page(5, "abcdefgh"));
             assert!(cache.bytes() <= 4096);
@@ -156,7 +166,7 @@ mod tests {
 
     #[test]
     fn pages_turn_stale_and_connections_are_forgotten() {
-        let cache = ListingCache::new(1 << 20);
+        let cache = ListingCache::new(1 << 20, Default::default());
         cache.put(key("conn_a", "x"), page(1, "a"));
         cache.put(key("conn_b", "x"), page(1, "b"));
         assert!(matches!(cache.get(&key("conn_a", "x"), Duration::ZERO), Cached::Stale(_)));

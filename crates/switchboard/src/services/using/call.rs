@@ -12,10 +12,10 @@ use serde_json::{Map, Value};
 use switchboard_core::catalog::{CredentialMode, Provider, RequestSpec, path};
 use switchboard_core::time::Timestamp;
 
-use super::super::connections::status;
-use super::super::connector::{self, Credentials, Fields, Vars};
-use super::super::{ServiceError, ServiceResult, Services};
 use crate::outbound::{OutboundRequest, OutboundResponse};
+use crate::services::credentials::connections::status;
+use crate::services::credentials::connector::{self, Credentials, Fields, Vars};
+use crate::services::{ServiceError, ServiceResult, Services};
 use crate::store::ConnectionRecord;
 
 /// A connection's credentials, opened for one call. Never printed.
@@ -234,7 +234,12 @@ impl Services {
         let Some(integration) = self.store.integration(integration).await? else { return Ok(BTreeMap::new()) };
         let settings: Map<String, Value> = serde_json::from_str(&integration.settings).unwrap_or_default();
         let account: BTreeMap<String, String> = serde_json::from_str(&rec.params).unwrap_or_default();
-        super::super::connect::placeholder_values(provider, &settings, &account, self.settings.allow_private_networks)
+        crate::services::oauth::connect::placeholder_values(
+            provider,
+            &settings,
+            &account,
+            self.settings.allow_private_networks,
+        )
     }
 
     /// Sends what `make` builds as the connection. A 401 forces one refresh (OAuth)

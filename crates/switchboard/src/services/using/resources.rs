@@ -12,9 +12,9 @@ use switchboard_core::access::Principal;
 use switchboard_core::catalog::{Provider, RequestSpec, ResourceKind};
 use switchboard_core::resources::{self as core_resources, Item, NameMatch, NextPage};
 
-use super::super::{ServiceError, ServiceResult, Services};
 use super::cache::{Cached, Key};
 use super::call::{Answer, Signer};
+use crate::services::{ServiceError, ServiceResult, Services};
 use crate::store::ConnectionRecord;
 
 /// Items a listing answers when the caller gives no limit.
@@ -329,8 +329,7 @@ impl Services {
         })?;
         let raw_count = items.len();
         let last_id = items.last().map(|i| i.id.clone());
-        let next =
-            core_resources::next_page_after(kind, &doc, link.as_deref(), cursor, raw_count, limit, last_id.as_deref());
+        let next = core_resources::next_page(kind, &doc, link.as_deref(), cursor, raw_count, limit, last_id.as_deref());
         // A provider that cannot search by name is filtered here.
         if let (Some(q), false) = (q, searching) {
             let wanted = core_resources::normalize(q);

@@ -427,20 +427,10 @@ impl Google {
             let a = app.create_integration("google", "google-sheets", "google-secret").await;
             assert_eq!(a.status, 201, "{}", a.body);
         }
-        let mut body =
-            json!({"integration": "google", "org": "acme", "user": "u1", "redirect_uri": "http://app.test/done"});
+        let mut body = json!({"integration": "google"});
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let started = app.post("/v1/oauth/start", body).await;
-        assert_eq!(started.status, 200, "{}", started.body);
-        let at_google = app.send(app.client.get(started.body["auth_url"].as_str().unwrap())).await;
-        let back = app.send(app.client.get(at_google.headers["location"].to_str().unwrap())).await;
-        let target = url::Url::parse(back.headers["location"].to_str().unwrap()).unwrap();
-        target
-            .query_pairs()
-            .find(|(k, _)| k == "connection_id")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| panic!("the flow failed: {target}"))
+        super::apis::connect_oauth(app, body).await
     }
 }

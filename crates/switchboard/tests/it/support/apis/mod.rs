@@ -113,9 +113,9 @@ pub fn back(s: &Seen, params: &[(&str, &str)]) -> Shape {
     shape(302, json!({})).header("location", target.to_string())
 }
 
-/// Connects through the OAuth flow (`body` names the integration, and the provider where the
-/// integration's app serves several); the connection's id, or a panic with the handshake's error.
-pub async fn connect_oauth(app: &TestApp, body: Value) -> String {
+/// Runs the OAuth flow (`body` names the integration, and the provider where the integration's
+/// app serves several): Ok(the connection's id), or Err(the handshake's error).
+pub async fn oauth_flow(app: &TestApp, body: Value) -> Result<String, Value> {
     let mut b = json!({"org": "acme", "user": "u1", "redirect_uri": "http://app.test/done"});
     for (k, v) in body.as_object().unwrap() {
         b[k] = v.clone();
@@ -124,14 +124,20 @@ pub async fn connect_oauth(app: &TestApp, body: Value) -> String {
     assert_eq!(started.status, 200, "{}", started.body);
     let at_provider = app.send(app.client.get(started.body["auth_url"].as_str().unwrap())).await;
     let callback = at_provider.headers.get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let callback = callback.unwrap_or_else(|| panic!("the sign-in refused: {}", at_provider.body));
+    let callback =
+        callback.unwrap_or_else(|| panic!("the provider refused the authorization request: {}", at_provider.body));
     let done = app.send(app.client.get(&callback)).await;
     let target = url::Url::parse(done.headers["location"].to_str().unwrap()).unwrap();
     if let Some((_, id)) = target.query_pairs().find(|(k, _)| k == "connection_id") {
-        return id.into_owned();
+        return Ok(id.into_owned());
     }
     let hs = app.get(&format!("/v1/oauth/handshakes/{}", started.body["handshake_id"].as_str().unwrap())).await;
-    panic!("the flow failed: {}", hs.body)
+    Err(hs.body["error"].clone())
+}
+
+/// [`oauth_flow`] that must succeed.
+pub async fn connect_oauth(app: &TestApp, body: Value) -> String {
+    oauth_flow(app, body).await.unwrap_or_else(|e| panic!("the flow failed: {e}"))
 }
 
 /// The items from `start`, at most `limit` of them, and where the next page starts.

@@ -21,10 +21,10 @@ use switchboard_core::time::Timestamp;
 use switchboard_core::token::TokenDigest;
 use switchboard_core::vault::Binding;
 
-use super::audit::{AuditEvent, Outcome};
-use super::connections::status;
-use super::oauth::{self, OAuthApp, OAuthTokens, TokenAnswer};
-use super::{ServiceError, ServiceResult, Services, access};
+use super::protocol::{self as oauth, OAuthApp, OAuthTokens, TokenAnswer};
+use crate::services::audit::{AuditEvent, Outcome};
+use crate::services::credentials::connections::status;
+use crate::services::{ServiceError, ServiceResult, Services, access};
 use crate::store::{ConnectionRecord, HandshakeRecord, IntegrationRecord};
 
 /// What `POST /v1/oauth/start` asks for.
@@ -611,7 +611,7 @@ impl Services {
                 "access_denied" => "the user did not grant access".into(),
                 other => other.replace('_', " "),
             });
-            return Err((sanitize_code(err), super::connector::scrub(&description, &[])));
+            return Err((sanitize_code(err), crate::services::credentials::connector::scrub(&description, &[])));
         }
         let code = query
             .get("code")
@@ -674,7 +674,7 @@ impl Services {
         &self,
         h: &HandshakeRecord,
         connection_id: &str,
-        account: &super::connector::Account,
+        account: &crate::services::credentials::connector::Account,
     ) -> Result<(), (String, String)> {
         if h.replace_account != 0 {
             return Ok(());
@@ -709,7 +709,7 @@ impl Services {
         h: &HandshakeRecord,
         app: &OAuthApp,
         answer: TokenAnswer,
-        account: super::connector::Account,
+        account: crate::services::credentials::connector::Account,
         metadata: BTreeMap<String, Value>,
         now: Timestamp,
     ) -> ServiceResult<String> {

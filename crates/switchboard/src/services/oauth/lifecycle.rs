@@ -11,10 +11,10 @@ use serde_json::Value;
 use switchboard_core::access::Principal;
 use switchboard_core::time::Timestamp;
 
-use super::audit::{AuditEvent, Outcome};
-use super::connections::{Connection, status};
-use super::oauth::{OAuthTokens, TokenError};
-use super::{ServiceError, ServiceResult, Services};
+use super::protocol::{OAuthTokens, TokenError};
+use crate::services::audit::{AuditEvent, Outcome};
+use crate::services::credentials::connections::{Connection, status};
+use crate::services::{ServiceError, ServiceResult, Services};
 use crate::store::{ConnectionRecord, RefreshFailure, RefreshedTokens};
 
 /// One async lock per connection being refreshed in this process.

@@ -14,9 +14,10 @@ use switchboard_core::ids::{ConnectionId, OrgId, UserId};
 use switchboard_core::time::Timestamp;
 use switchboard_core::vault::Binding;
 
-use super::audit::{AuditEvent, Outcome};
 use super::connector::{self, Account, Credentials, Fields, Vars};
-use super::{ServiceError, ServiceResult, Services, access, service_account, smtp};
+use super::{service_account, smtp};
+use crate::services::audit::{AuditEvent, Outcome};
+use crate::services::{ServiceError, ServiceResult, Services, access};
 use crate::store::{AccountColumns, ConnectionFilter, ConnectionRecord, Page, StoreError};
 
 /// Connection statuses.

@@ -9,10 +9,10 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor};
 
 use std::net::SocketAddr;
 
-use super::ServiceError;
 use super::connector::{Account, Fields};
 use crate::config::Settings;
 use crate::outbound::{Outbound, OutboundError};
+use crate::services::ServiceError;
 
 /// Longest piece of an SMTP server's reply text shown to the caller.
 const MAX_REPLY_TEXT: usize = 120;

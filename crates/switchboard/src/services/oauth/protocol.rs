@@ -19,9 +19,9 @@ use sha2::{Digest, Sha256};
 use switchboard_core::catalog::{BodyKind, ClientAuth, OAuth2, Provider, RequestAuth, RequestSpec, path};
 use zeroize::Zeroize;
 
-use super::ServiceError;
-use super::connector::{self, Vars};
 use crate::outbound::{Outbound, OutboundError, OutboundRequest, OutboundResponse};
+use crate::services::ServiceError;
+use crate::services::credentials::connector::{self, Vars};
 
 /// Tokens as stored (sealed) for an OAuth connection. Never printed.
 #[derive(Clone, Serialize, Deserialize, Default)]
@@ -463,7 +463,7 @@ pub fn effective_spec(provider: &Provider, settings: &Map<String, Value>) -> Res
         .oauth2
         .clone()
         .ok_or_else(|| ServiceError::invalid("provider", format!("{} has no OAuth 2.0 flow", provider.name)))?;
-    if provider.id != super::integrations::CUSTOM_OAUTH2 {
+    if provider.id != crate::services::integrations::CUSTOM_OAUTH2 {
         return Ok(spec);
     }
     let s = |k: &str| settings.get(k).and_then(Value::as_str).map(str::to_owned);

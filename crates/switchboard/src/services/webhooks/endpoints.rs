@@ -19,9 +19,9 @@ use switchboard_core::vault::Binding;
 use switchboard_core::webhook::{self, Scheme, SchemeChoiceError};
 use zeroize::Zeroize;
 
-use super::audit::{AuditEvent, Outcome};
 use super::events::event_record;
-use super::{ServiceError, ServiceResult, Services, access};
+use crate::services::audit::{AuditEvent, Outcome};
+use crate::services::{ServiceError, ServiceResult, Services, access};
 use crate::store::{ConnectionFilter, EndpointRecord, Page, StoreError};
 
 /// The sealed part of an endpoint.

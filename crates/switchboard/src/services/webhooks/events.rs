@@ -1,8 +1,8 @@
 //! Events: every received webhook and every connection lifecycle change,
 //! stored durably with the deliveries it starts, listed, replayed.
 
-use super::group_commit::GroupCommit;
-use super::{ServiceError, ServiceResult, Services, access};
+use crate::services::group_commit::GroupCommit;
+use crate::services::{ServiceError, ServiceResult, Services, access};
 use crate::store::{
     DeliveryRecord, EventFilter, EventRecord, EventSummary, NewEvent, Page, Store, StoreResult, SubscriptionRecord,
 };

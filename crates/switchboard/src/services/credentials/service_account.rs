@@ -8,8 +8,8 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde::{Deserialize, Serialize};
 use switchboard_core::time::Timestamp;
 
-use super::ServiceError;
 use crate::outbound::{Outbound, OutboundRequest};
+use crate::services::ServiceError;
 
 /// The fields of a key file that minting needs. Never printed.
 #[derive(Deserialize)]

@@ -16,10 +16,10 @@ use switchboard_core::time::Timestamp;
 use switchboard_core::vault::Binding;
 use switchboard_core::webhook::{self, Scheme};
 
-use super::audit::{AuditEvent, Outcome};
 use super::events::event_data;
-use super::{ServiceError, ServiceResult, Services, access};
 use crate::outbound::{OutboundError, OutboundRequest};
+use crate::services::audit::{AuditEvent, Outcome};
+use crate::services::{ServiceError, ServiceResult, Services, access};
 use crate::store::{
     AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, Page, StoreError, SubscriptionRecord,
 };

@@ -14,8 +14,8 @@ use switchboard_core::catalog::{
 };
 use zeroize::Zeroize;
 
-use super::ServiceError;
 use crate::outbound::{OutboundError, OutboundRequest, OutboundResponse};
+use crate::services::ServiceError;
 
 /// Credential field values, plaintext in memory only; wiped on drop, never printed.
 #[derive(Clone, Default)]
@@ -594,7 +594,7 @@ mod tests {
     use switchboard_core::catalog::{Catalog, Source};
 
     fn github() -> Provider {
-        let text = include_str!("../../../../providers/github.toml");
+        let text = include_str!("../../../../../providers/github.toml");
         let cat = Catalog::load(&[Source { origin: "github.toml".into(), text: text.into() }]).unwrap();
         (**cat.get("github").unwrap()).clone()
     }
