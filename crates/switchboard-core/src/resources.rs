@@ -188,7 +188,22 @@ pub fn link_next(header: &str) -> Option<String> {
 /// A name for comparison: Unicode compatibility-normalised, case-folded, runs of whitespace as one space.
 #[must_use]
 pub fn normalize(name: &str) -> String {
-    name.nfkc().collect::<String>().to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(name.len());
+    let mut words = |text: &str| {
+        for w in text.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(w);
+        }
+    };
+    // ASCII is its own NFKC form: most names skip the Unicode tables.
+    if name.is_ascii() {
+        words(&name.to_ascii_lowercase());
+    } else {
+        words(&name.nfkc().collect::<String>().to_lowercase());
+    }
+    out
 }
 
 /// How a wanted name matches the items.

@@ -53,6 +53,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("listing_cache_mb", "MiB of resource listings kept in memory across all connections (default 64)"),
     ("resolve_max_items", "how many items one resolve step scans at most before it stops (default 2000)"),
     ("listing_max_pages", "provider pages one resolve step reads at most (default 20)"),
+    (
+        "access_cache_ms",
+        "how long a checked bearer token or connection access rule is reused without asking the database; changes made on other instances are seen within it (default 1000, 0 turns it off)",
+    ),
 ];
 
 /// A setting that is wrong, and why.
@@ -146,6 +150,8 @@ pub struct Settings {
     pub listing_cache_bytes: usize,
     pub resolve_max_items: usize,
     pub listing_max_pages: u32,
+    /// Milliseconds a checked token or connection gate is reused (0: never).
+    pub access_cache_ms: i64,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -279,6 +285,7 @@ impl Settings {
                 * parse_number::<usize>(get("listing_cache_mb"), "listing_cache_mb", 64, 1, 65_536)?,
             resolve_max_items: parse_number(get("resolve_max_items"), "resolve_max_items", 2000, 10, 1_000_000)?,
             listing_max_pages: parse_number(get("listing_max_pages"), "listing_max_pages", 20, 1, 1000)?,
+            access_cache_ms: parse_number(get("access_cache_ms"), "access_cache_ms", 1000, 0, 60_000)?,
         })
     }
 

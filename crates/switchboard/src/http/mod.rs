@@ -25,7 +25,7 @@ use error::ApiError;
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub services: Services,
+    pub services: Arc<Services>,
     pub openapi_json: Arc<String>,
 }
 
@@ -57,7 +57,7 @@ pub fn router(services: Services) -> Router {
     let (routes, doc) = api().split_for_parts();
     let openapi_json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let max_body = services.settings.max_body_bytes;
-    let state = AppState { services, openapi_json };
+    let state = AppState { services: Arc::new(services), openapi_json };
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -38,28 +38,39 @@ impl Services {
     pub async fn authenticate(&self, token: &str) -> ServiceResult<Principal> {
         let unauth = |m: &str| ServiceError::Unauthenticated(m.to_owned());
         let now = self.clock.now();
-        match TokenKind::of(token) {
-            Some(TokenKind::SecretKey) => {
+        let Some(kind) = TokenKind::of(token) else {
+            return Err(unauth("the bearer token must be a secret API key (sk_…) or a session token (st_…)"));
+        };
+        let digest = TokenDigest::of(token);
+        // Secret keys checked within the access cache time are taken as checked.
+        if kind == TokenKind::SecretKey
+            && let Some(p) = self.checked_tokens.get(digest.as_str(), now.millis())
+        {
+            return Ok(p);
+        }
+        match kind {
+            TokenKind::SecretKey => {
                 let key = self
                     .store
-                    .api_key_by_digest(TokenDigest::of(token).as_str())
+                    .api_key_by_digest(digest.as_str())
                     .await?
                     .ok_or_else(|| unauth("this secret API key is unknown or revoked"))?;
                 if key.last_used_at.is_none_or(|t| now.millis() - t > TOUCH_INTERVAL_MS) {
                     self.store.touch_api_key(&key.id, now.millis()).await?;
                 }
-                Ok(Principal::SecretKey { id: ApiKeyId::from_stored(key.id), name: key.name })
+                let p = Principal::SecretKey { id: ApiKeyId::from_stored(key.id), name: key.name };
+                self.checked_tokens.put(digest.as_str(), p.clone(), now.millis(), None);
+                Ok(p)
             }
-            Some(TokenKind::Session) => {
-                let s =
-                    self.store.live_session(TokenDigest::of(token).as_str(), now.millis()).await?.ok_or_else(|| {
-                        unauth("this session token is unknown or has expired; ask the host app for a new one")
-                    })?;
+            TokenKind::Session => {
+                let s = self.store.live_session(digest.as_str(), now.millis()).await?.ok_or_else(|| {
+                    unauth("this session token is unknown or has expired; ask the host app for a new one")
+                })?;
                 let role =
                     Role::parse(&s.role).ok_or_else(|| ServiceError::Internal(format!("stored role {:?}", s.role)))?;
+                // Not remembered: a revoked session is refused from the next request on, everywhere.
                 Ok(Principal::Session { org: OrgId::from_stored(s.org), user: UserId::from_stored(s.user_id), role })
             }
-            None => Err(unauth("the bearer token must be a secret API key (sk_…) or a session token (st_…)")),
         }
     }
 

@@ -50,6 +50,7 @@ impl Services {
             StoreError::NotFound => ServiceError::not_found(format!("no live key with id or name {id_or_name:?}")),
             other => other.into(),
         })?;
+        self.checked_tokens.clear();
         self.audit(
             actor,
             AuditEvent {

@@ -3,6 +3,7 @@
 //! talks to the store and the vault, writes the audit log, and returns domain
 //! values or a [`ServiceError`]. The HTTP layer maps those in one place.
 
+pub mod access_cache;
 pub mod audit;
 pub mod auth;
 pub mod credentials;
@@ -48,6 +49,10 @@ pub struct Services {
     pub secret_cache: Arc<webhooks::subscriptions::SecretCache>,
     pub event_usage: Arc<webhooks::events::EventUsage>,
     pub listing_cache: Arc<using::cache::ListingCache>,
+    /// Secret keys checked lately, by digest.
+    pub checked_tokens: Arc<access_cache::RecentlyChecked<Principal>>,
+    /// Connections' access rules read lately, by id.
+    pub connection_gates: Arc<access_cache::RecentlyChecked<access_cache::ConnectionGate>>,
 }
 
 impl Services {
@@ -84,6 +89,8 @@ impl Services {
                 settings.listing_cache_bytes,
                 (metrics.listing_cache_bytes.clone(), metrics.listing_cache_pages.clone()),
             )),
+            checked_tokens: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
+            connection_gates: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
             store,
             vault: Arc::new(vault),

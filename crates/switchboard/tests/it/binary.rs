@@ -80,7 +80,23 @@ fn keys_are_created_listed_and_revoked_from_the_cli() {
     assert_eq!(http(s.port, "GET", "/v1/integrations", &key, "").0, 200);
     let (ok, out, err) = run(dir.path(), &[], &["keys", "revoke", "test"]);
     assert!(ok, "{out}{err}");
-    assert_eq!(http(s.port, "GET", "/v1/integrations", &key, "").0, 401, "revocation takes effect at once");
+    // The server checked this key a moment ago and reuses that check for SWITCHBOARD_ACCESS_CACHE_MS
+    // (1 s); a revocation from the CLI, another process, is seen within it.
+    let revoked = std::time::Instant::now();
+    while http(s.port, "GET", "/v1/integrations", &key, "").0 != 401 {
+        assert!(revoked.elapsed() < Duration::from_millis(1500), "still accepted 1.5 s after revocation");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.sigterm();
+    // With the access cache off, at once.
+    let (ok, out, err) = run(dir.path(), &[], &["keys", "create", "--name", "second"]);
+    assert!(ok, "{err}");
+    let second = out.trim().to_owned();
+    let mut s = Server::start(dir.path(), &[("SWITCHBOARD_ACCESS_CACHE_MS", "0")]).unwrap();
+    assert_eq!(http(s.port, "GET", "/v1/integrations", &second, "").0, 200);
+    let (ok, _, err) = run(dir.path(), &[], &["keys", "revoke", "second"]);
+    assert!(ok, "{err}");
+    assert_eq!(http(s.port, "GET", "/v1/integrations", &second, "").0, 401, "refused at once");
     s.sigterm();
     let (ok, _, err) = run(dir.path(), &[], &["keys", "revoke", "test"]);
     assert!(!ok && err.contains("no live key"), "{err}");

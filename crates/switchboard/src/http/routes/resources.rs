@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use switchboard_core::resources::Item;
 use utoipa::{IntoParams, ToSchema};
@@ -78,7 +79,9 @@ impl From<Item> for ItemDto {
 
 #[derive(Serialize, ToSchema)]
 struct ListingDto {
-    items: Vec<ItemDto>,
+    /// The page's items, copied out as the JSON they are kept in.
+    #[schema(value_type = Vec<ItemDto>)]
+    items: Box<RawValue>,
     /// Pass as `cursor` for the next page; null on the last page.
     next_cursor: Option<String>,
     /// True when the provider failed and this is the last good page from the cache.
@@ -135,7 +138,7 @@ async fn list_resources(
     let req = ListRequest { kind, q: query.remove("q"), cursor: query.remove("cursor"), limit, fresh, parents: query };
     let listing = state.services.list_resources(&actor, &id, req).await?;
     Ok(Json(ListingDto {
-        items: listing.items.into_iter().map(Into::into).collect(),
+        items: listing.items,
         next_cursor: listing.next_cursor,
         stale: listing.stale,
         provider_error: listing.provider_error,

@@ -443,6 +443,7 @@ impl Services {
         }
         let updated =
             self.store.update_connection_settings(&rec.id, label.as_deref(), shared, self.clock.now().millis()).await?;
+        self.connection_gates.forget(&rec.id);
         self.audit_connection(
             actor,
             &updated,
@@ -473,7 +474,7 @@ impl Services {
             StoreError::NotFound => ServiceError::not_found(format!("connection {id:?} not found")),
             other => other.into(),
         })?;
-        self.listing_cache.forget_connection(&rec.id);
+        self.forget_connection_caches(&rec.id);
         if let Ok(mut t) = self.token_cache.tokens.lock() {
             t.remove(&rec.id);
         }

@@ -766,7 +766,7 @@ impl Services {
         let action = if h.connection_id.is_some() {
             self.store.reauthorize_connection(&rec).await?;
             // Another account, or other scopes: nothing listed before stands.
-            self.listing_cache.forget_connection(&rec.id);
+            self.forget_connection_caches(&rec.id);
             "connection.reauthorize"
         } else {
             self.store.insert_connection(&rec).await?;

@@ -141,12 +141,9 @@ mod tests {
     use switchboard_core::resources::Item;
 
     fn page(n: usize, text: &str) -> Arc<Page> {
-        Arc::new(Page {
-            items: (0..n)
-                .map(|i| Item { id: format!("{i}"), name: text.repeat(10), fields: Default::default() })
-                .collect(),
-            next: None,
-        })
+        let items: Vec<Item> =
+            (0..n).map(|i| Item { id: format!("{i}"), name: text.repeat(10), fields: Default::default() }).collect();
+        Arc::new(Page::new(&items, None).unwrap())
     }
 
     fn key(c: &str, s: &str) -> Key {

@@ -298,7 +298,7 @@ impl Services {
             )
             .await;
         }
-        self.listing_cache.forget_connection(&rec.id);
+        self.forget_connection_caches(&rec.id);
         ServiceError::NeedsReauth(format!(
             "{message}; connect it again (POST /v1/oauth/start with \"connection\": \"{}\", or new credentials)",
             rec.id

@@ -8,39 +8,57 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use switchboard_core::access::Principal;
 use switchboard_core::catalog::{Provider, RequestSpec, ResourceKind};
 use switchboard_core::resources::{self as core_resources, Item, NameMatch, NextPage};
 
 use super::cache::{Cached, Key};
 use super::call::{Answer, Signer};
+use crate::services::access_cache::ConnectionGate;
 use crate::services::{ServiceError, ServiceResult, Services};
 use crate::store::ConnectionRecord;
 
 /// Items a listing answers when the caller gives no limit.
 const DEFAULT_LIMIT: u32 = 50;
 
-/// One page of a listing.
+/// One page of a listing, kept as the JSON array the API answers with: that is what the cache
+/// holds (its bound counts these bytes) and what a cache hit copies out; resolve reads the items
+/// back from it.
 #[derive(Debug, Clone)]
 pub struct Page {
-    pub items: Vec<Item>,
+    items: Box<RawValue>,
     pub next: Option<NextPage>,
 }
 
 impl Page {
-    /// Roughly what the page costs in memory, for the cache's bound.
+    pub fn new(items: &[Item], next: Option<NextPage>) -> ServiceResult<Self> {
+        let text = serde_json::to_string(items).map_err(|e| ServiceError::Internal(format!("a listing page: {e}")))?;
+        let items = RawValue::from_string(text).map_err(|e| ServiceError::Internal(format!("a listing page: {e}")))?;
+        Ok(Self { items, next })
+    }
+
+    /// The items, read back from the page's JSON.
+    #[must_use]
+    pub fn items(&self) -> Vec<Item> {
+        serde_json::from_str(self.items.get()).unwrap_or_default()
+    }
+
+    /// The items as the API's JSON array.
+    #[must_use]
+    pub fn items_json(&self) -> &RawValue {
+        &self.items
+    }
+
+    /// What the page costs in memory, for the cache's bound.
     #[must_use]
     pub fn approximate_bytes(&self) -> usize {
-        self.items
-            .iter()
-            .map(|i| {
-                i.id.len()
-                    + i.name.len()
-                    + 96
-                    + i.fields.iter().map(|(k, v)| k.len() + v.to_string().len() + 32).sum::<usize>()
-            })
-            .sum::<usize>()
-            + 64
+        let next = match &self.next {
+            Some(NextPage::Cursor(c) | NextPage::Url(c)) => c.len(),
+            _ => 0,
+        };
+        // The map node, the key's and the entry's own allocations: measured at about 300 bytes.
+        self.items.get().len() + next + std::mem::size_of::<Self>() + 320
     }
 }
 
@@ -69,7 +87,8 @@ pub struct ListRequest {
 /// A page as answered.
 #[derive(Debug, Clone)]
 pub struct Listing {
-    pub items: Vec<Item>,
+    /// The items, as the API's JSON array.
+    pub items: Box<RawValue>,
     pub next_cursor: Option<String>,
     /// Served from the cache because the provider failed; `provider_error` says how.
     pub stale: bool,
@@ -99,15 +118,10 @@ pub struct Resolved {
 }
 
 impl Services {
-    fn kind_of<'p>(
-        &self,
-        provider: &'p Provider,
-        rec: &ConnectionRecord,
-        kind: &str,
-    ) -> ServiceResult<&'p ResourceKind> {
-        provider.resources.get(kind).filter(|k| k.serves(&rec.auth_mode)).ok_or_else(|| {
+    fn kind_of<'p>(&self, provider: &'p Provider, auth_mode: &str, kind: &str) -> ServiceResult<&'p ResourceKind> {
+        provider.resources.get(kind).filter(|k| k.serves(auth_mode)).ok_or_else(|| {
             let known: Vec<&str> =
-                provider.resources.iter().filter(|(_, k)| k.serves(&rec.auth_mode)).map(|(n, _)| n.as_str()).collect();
+                provider.resources.iter().filter(|(_, k)| k.serves(auth_mode)).map(|(n, _)| n.as_str()).collect();
             ServiceError::not_found(if known.is_empty() {
                 format!("this {} connection has no resource kinds to list", provider.name)
             } else {
@@ -141,9 +155,9 @@ impl Services {
 
     /// One page of a kind.
     pub async fn list_resources(&self, actor: &Principal, id: &str, req: ListRequest) -> ServiceResult<Listing> {
-        let rec = self.visible_connection(actor, id).await?;
-        let provider = self.provider(&rec.provider)?;
-        let kind = self.kind_of(&provider, &rec, &req.kind)?;
+        let gate = self.connection_gate(actor, id).await?;
+        let provider = self.provider(&gate.provider)?;
+        let kind = self.kind_of(&provider, &gate.auth_mode, &req.kind)?;
         if let Some(unknown) = req.parents.keys().find(|k| !kind.parents.contains(k)) {
             return Err(ServiceError::invalid(
                 unknown,
@@ -170,10 +184,10 @@ impl Services {
         };
         let q = req.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         let page = self
-            .cached_page(rec, &provider, &req.kind, kind, &req.parents, q, cursor.as_ref(), limit, req.fresh)
+            .cached_page((actor, &gate), &provider, &req.kind, kind, &req.parents, q, cursor.as_ref(), limit, req.fresh)
             .await?;
         Ok(Listing {
-            items: page.0.items.clone(),
+            items: page.0.items_json().to_owned(),
             next_cursor: page.0.next.as_ref().map(NextPage::encode),
             stale: page.1.is_some(),
             provider_error: page.1,
@@ -185,7 +199,7 @@ impl Services {
     #[allow(clippy::too_many_arguments)]
     async fn cached_page(
         &self,
-        rec: ConnectionRecord,
+        (actor, gate): (&Principal, &ConnectionGate),
         provider: &Arc<Provider>,
         kind_name: &str,
         kind: &ResourceKind,
@@ -196,7 +210,7 @@ impl Services {
         fresh: bool,
     ) -> ServiceResult<(Arc<Page>, Option<String>)> {
         let key = Key {
-            connection: rec.id.clone(),
+            connection: gate.id.clone(),
             kind: kind_name.to_owned(),
             selector: selector(parents, q, cursor, limit),
         };
@@ -214,7 +228,7 @@ impl Services {
                     self.metrics.observe_listing(&provider.id, kind_name, "cache_hit");
                     Ok((page, None))
                 }
-                _ => match self.fetch_page(rec, kind, parents, q, cursor, limit).await {
+                _ => match self.fetch_listed((actor, gate), kind, parents, q, cursor, limit).await {
                     Ok(page) => {
                         self.metrics.observe_listing(&provider.id, kind_name, "provider_call");
                         let page = Arc::new(page);
@@ -245,6 +259,31 @@ impl Services {
         drop(flight);
         self.listing_cache.land(&key);
         result
+    }
+
+    /// A page from the provider, as the connection read now (not its cached access rules).
+    async fn fetch_listed(
+        &self,
+        (actor, gate): (&Principal, &ConnectionGate),
+        kind: &ResourceKind,
+        parents: &BTreeMap<String, String>,
+        q: Option<&str>,
+        cursor: Option<&NextPage>,
+        limit: u32,
+    ) -> ServiceResult<Page> {
+        let rec = self.visible_connection(actor, &gate.id).await?;
+        self.fetch_page(rec, kind, parents, q, cursor, limit).await
+    }
+
+    /// Who may see the connection: from the access cache, else read (and remembered).
+    async fn connection_gate(&self, actor: &Principal, id: &str) -> ServiceResult<ConnectionGate> {
+        let now = self.clock.now().millis();
+        if let Some(gate) = self.connection_gates.get(id, now).filter(|g| g.admits(actor)) {
+            return Ok(gate);
+        }
+        let gate = ConnectionGate::from(&self.visible_connection(actor, id).await?);
+        self.connection_gates.put(id, gate.clone(), now, None);
+        Ok(gate)
     }
 
     /// One page from the provider.
@@ -335,7 +374,7 @@ impl Services {
             let wanted = core_resources::normalize(q);
             items.retain(|i| core_resources::normalize(&i.name).contains(&wanted));
         }
-        Ok(Page { items, next })
+        Page::new(&items, next)
     }
 
     /// Resolves one name, or a chain where each step is the parent of the next.
@@ -343,12 +382,12 @@ impl Services {
         if steps.is_empty() {
             return Err(ServiceError::invalid("path", "give a kind and a name, or a path of steps"));
         }
-        let rec = self.visible_connection(actor, id).await?;
-        let provider = self.provider(&rec.provider)?;
+        let gate = self.connection_gate(actor, id).await?;
+        let provider = self.provider(&gate.provider)?;
         let mut found: Vec<(String, Item)> = Vec::new();
         let mut truncated = false;
         for (i, step) in steps.iter().enumerate() {
-            let kind = self.kind_of(&provider, &rec, &step.kind)?;
+            let kind = self.kind_of(&provider, &gate.auth_mode, &step.kind)?;
             let mut parents = step.parents.clone();
             for (k, item) in &found {
                 if kind.parents.contains(k) {
@@ -362,7 +401,7 @@ impl Services {
                 },
                 other => other,
             })?;
-            let (m, cut) = self.resolve_step(rec.clone(), &provider, &step.kind, kind, &parents, &step.name).await?;
+            let (m, cut) = self.resolve_step((actor, &gate), &provider, &step.kind, kind, &parents, &step.name).await?;
             truncated |= cut;
             match m {
                 NameMatch::Found(item) => found.push((step.kind.clone(), item)),
@@ -381,7 +420,7 @@ impl Services {
     /// listing scanned (searched at the provider where it can) up to the bounds.
     async fn resolve_step(
         &self,
-        rec: ConnectionRecord,
+        (actor, gate): (&Principal, &ConnectionGate),
         provider: &Arc<Provider>,
         kind_name: &str,
         kind: &ResourceKind,
@@ -397,7 +436,7 @@ impl Services {
         }
         let from_url = core_resources::id_from_url(kind, wanted);
         if let (Some(get), Some(item_id)) = (&kind.get, from_url.as_deref()) {
-            match self.fetch_one(rec.clone(), kind, get, parents, item_id).await {
+            match self.fetch_one(self.visible_connection(actor, &gate.id).await?, kind, get, parents, item_id).await {
                 Ok(item) => return Ok((NameMatch::Found(item), false)),
                 Err(ServiceError::NotFound(_)) => return Ok((NameMatch::NotFound(Vec::new()), false)),
                 Err(e) => return Err(e),
@@ -413,9 +452,9 @@ impl Services {
         let limit = self.settings.listing_max_limit.min(kind.max_limit);
         for round in 0..self.settings.listing_max_pages {
             let (page, _) = self
-                .cached_page(rec.clone(), provider, kind_name, kind, parents, q, cursor.as_ref(), limit, false)
+                .cached_page((actor, gate), provider, kind_name, kind, parents, q, cursor.as_ref(), limit, false)
                 .await?;
-            seen.extend(page.items.iter().cloned());
+            seen.extend(page.items());
             if seen.iter().any(|i| i.id == target) {
                 break;
             }
@@ -430,7 +469,7 @@ impl Services {
         let m = core_resources::match_name(&seen, &target);
         // Not a name: maybe an id the provider can fetch directly.
         if let (NameMatch::NotFound(_), Some(get)) = (&m, &kind.get) {
-            match self.fetch_one(rec.clone(), kind, get, parents, &target).await {
+            match self.fetch_one(self.visible_connection(actor, &gate.id).await?, kind, get, parents, &target).await {
                 Ok(item) => return Ok((NameMatch::Found(item), truncated)),
                 Err(ServiceError::NotFound(_) | ServiceError::Provider(_)) => {}
                 Err(e) => return Err(e),
@@ -441,9 +480,10 @@ impl Services {
             && let NameMatch::NotFound(ref s) = m
             && s.is_empty()
         {
-            let (page, _) = self.cached_page(rec, provider, kind_name, kind, parents, None, None, limit, false).await?;
+            let (page, _) =
+                self.cached_page((actor, gate), provider, kind_name, kind, parents, None, None, limit, false).await?;
             return Ok((
-                NameMatch::NotFound(core_resources::suggestions(&page.items, &core_resources::normalize(&target), 5)),
+                NameMatch::NotFound(core_resources::suggestions(&page.items(), &core_resources::normalize(&target), 5)),
                 truncated,
             ));
         }
