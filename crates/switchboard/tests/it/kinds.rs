@@ -637,3 +637,44 @@ async fn microsoft_mail_folders_calendars_teams_and_channels() {
     shared_behaviour(&app, &api, &mail, "mail_folder", "", Some("Mail.ReadBasic"), Refused::Retried).await;
     assert!(api.fakes[1].hits() > 3, "three code exchanges, then refreshes at the tenant's token endpoint");
 }
+
+/// A resolve reads at most SWITCHBOARD_LISTING_MAX_PAGES pages: past them it says the answer may be
+/// incomplete rather than scanning on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolve_stops_at_its_bound_and_says_so() {
+    let api = slack::start().await;
+    let app = spawn_app_with(
+        TestDb::sqlite().await,
+        &[
+            ("outbound_overrides", &api.overrides()),
+            ("jobs", "false"),
+            ("listing_max_limit", "2"),
+            ("listing_max_pages", "2"),
+        ],
+    )
+    .await;
+    let id = connect(
+        &app,
+        json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}),
+    )
+    .await;
+    let c = Conn { app: &app, id };
+
+    // An id on the first page ends the scan there; a name found within the bound is still marked, as
+    // another item of that name may lie past it.
+    let a = c.resolve(json!({"kind": "channel", "name": "C061EG9SL"})).await;
+    assert_eq!((a.body["status"].as_str(), a.body["truncated"].as_bool()), (Some("found"), Some(false)), "{}", a.body);
+    let a = c.resolve(json!({"kind": "channel", "name": "random"})).await;
+    assert_eq!((a.body["status"].as_str(), a.body["truncated"].as_bool()), (Some("found"), Some(true)), "{}", a.body);
+    let calls = api.control.calls_with("conversations.list");
+    let a = c.resolve(json!({"kind": "channel", "name": "leadership"})).await;
+    assert_eq!(
+        (a.body["status"].as_str(), a.body["truncated"].as_bool()),
+        (Some("not_found"), Some(true)),
+        "{}",
+        a.body
+    );
+    assert!(api.control.calls_with("conversations.list") <= calls + 2, "two pages at most: {:?}", api.control.log());
+    // The listing itself still pages to the end.
+    assert_eq!(c.all_pages("channel", "", 2).await.1, 4);
+}
