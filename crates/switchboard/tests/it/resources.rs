@@ -457,3 +457,40 @@ async fn google_drive_forms_calendar_and_gmail_list_their_kinds() {
     assert_eq!(labels.body["items"][1]["type"], "user");
     assert!(labels.body["next_cursor"].is_null());
 }
+
+/// Every Google provider's kinds meet refusals, missing scopes, rate limits and tenancy the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_drive_calendar_forms_and_gmail_share_the_error_behaviour() {
+    let g = Google::start().await;
+    let app = app_for(&g).await;
+    let foreign = app.session("globex", "g1", "admin").await;
+    for (provider, kind) in
+        [("google-drive", "folder"), ("google-calendar", "calendar"), ("google-forms", "form"), ("gmail", "label")]
+    {
+        g.set(Mode::Normal);
+        let id = g.connect(&app, json!({"provider": provider})).await;
+        let path = format!("/v1/connections/{id}/resources/{kind}");
+        let good = app.get(&path).await;
+        assert_eq!(good.status, 200, "{provider}: {}", good.body);
+        let calls = g.api_calls();
+        assert_eq!(names(&app.get(&path).await), names(&good));
+        assert_eq!(g.api_calls(), calls, "{provider}: cached");
+
+        g.set(Mode::RefuseFirstToken);
+        let a = app.get(&format!("{path}?fresh=true")).await;
+        assert_eq!((a.status, names(&a)), (200, names(&good)), "{provider}: refreshed and retried: {}", a.body);
+        g.set(Mode::RateLimited);
+        let a = app.get(&format!("{path}?fresh=true")).await;
+        assert_eq!((a.status, a.body["stale"].as_bool()), (200, Some(true)), "{provider}: {}", a.body);
+        let a = app.get(&format!("{path}?limit=3")).await;
+        assert_eq!((a.status, a.code()), (429, "rate_limited"), "{provider}: {}", a.body);
+        g.set(Mode::NoScope);
+        let a = app.get(&format!("{path}?limit=4")).await;
+        assert_eq!((a.status, a.code()), (403, "insufficient_scope"), "{provider}: {}", a.body);
+        g.set(Mode::Normal);
+        assert_eq!(app.call(Method::GET, &path, &foreign, None).await.status, 404, "{provider}: another org");
+        g.set(Mode::RefuseAll);
+        let a = app.get(&format!("{path}?fresh=true")).await;
+        assert_eq!((a.status, a.code()), (409, "needs_reauth"), "{provider}: {}", a.body);
+    }
+}
