@@ -43,7 +43,7 @@ pub(crate) async fn run(database: &str, rows: usize) -> anyhow::Result<()> {
         &[("SWITCHBOARD_ALLOW_PRIVATE_NETWORKS", "true".into()), ("SWITCHBOARD_JOBS", "false".into())],
     )
     .await?;
-    println!("server: {} on {} — ready {:.0} ms after start", s.binary, s.database_label, s.ready_ms);
+    println!("{}", s.describe());
     let client = reqwest::Client::new();
     let post = async |path: &str, body: serde_json::Value| -> anyhow::Result<serde_json::Value> {
         let res = client.post(format!("{}{path}", s.base)).bearer_auth(&s.key).json(&body).send().await?;

@@ -83,13 +83,7 @@ pub(crate) async fn run(scenario: &str, o: &Options) -> anyhow::Result<()> {
         env.push(("SWITCHBOARD_LISTING_CACHE_MB", mb.to_string()));
     }
     let s = server::Spawned::start(&o.database, &env).await?;
-    println!(
-        "server: {} on {} — ready {:.0} ms after start, idle RSS {:.1} MiB",
-        s.binary,
-        s.database_label,
-        s.ready_ms,
-        s.rss_mib()
-    );
+    println!("{}", s.describe());
     let client =
         reqwest::Client::builder().pool_max_idle_per_host(o.concurrency).timeout(Duration::from_secs(30)).build()?;
     // N OpenAI connections (each tested once against the stand-in), in 100 orgs.

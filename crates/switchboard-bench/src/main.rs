@@ -91,13 +91,7 @@ async fn main() -> anyhow::Result<()> {
         (Some(_), None) => anyhow::bail!("--url needs --key (or SWITCHBOARD_BENCH_KEY) with a secret API key"),
         _ => {
             let s = server::Spawned::start(&args.database, &[]).await?;
-            println!(
-                "server: {} on {} — ready {:.0} ms after start, idle RSS {:.1} MiB",
-                s.binary,
-                s.database_label,
-                s.ready_ms,
-                s.rss_mib()
-            );
+            println!("{}", s.describe());
             let pair = (s.base.clone(), s.key.clone());
             started = Some(s);
             pair

@@ -34,7 +34,7 @@ pub(crate) async fn run(scenario: &str, database: &str, rows: usize, measure: Du
         ],
     )
     .await?;
-    println!("server: {} on {} — ready {:.0} ms after start", s.binary, s.database_label, s.ready_ms);
+    println!("{}", s.describe());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     seed(&client, &s.base, &s.key, rows).await?;
 

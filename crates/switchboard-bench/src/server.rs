@@ -122,6 +122,17 @@ impl Spawned {
     }
 
     /// Resident set size from /proc, in MiB.
+    /// What was started, on what, how fast, and its resident memory now.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "server: {} on {} — ready {:.0} ms after start, idle RSS {:.1} MiB",
+            self.binary,
+            self.database_label,
+            self.ready_ms,
+            self.rss_mib()
+        )
+    }
+
     pub(crate) fn rss_mib(&self) -> f64 {
         let Some(pid) = self.child.id() else { return 0.0 };
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

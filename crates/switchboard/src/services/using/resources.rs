@@ -22,6 +22,13 @@ use crate::store::ConnectionRecord;
 /// Items a listing answers when the caller gives no limit.
 const DEFAULT_LIMIT: u32 = 50;
 
+/// Who is listing, and the connection's access rules; its record when this request read it.
+struct Caller<'a> {
+    actor: &'a Principal,
+    gate: ConnectionGate,
+    read: Option<ConnectionRecord>,
+}
+
 /// One page of a listing, kept as the JSON array the API answers with: that is what the cache
 /// holds (its bound counts these bytes) and what a cache hit copies out; resolve reads the items
 /// back from it.
@@ -155,9 +162,9 @@ impl Services {
 
     /// One page of a kind.
     pub async fn list_resources(&self, actor: &Principal, id: &str, req: ListRequest) -> ServiceResult<Listing> {
-        let gate = self.connection_gate(actor, id).await?;
-        let provider = self.provider(&gate.provider)?;
-        let kind = self.kind_of(&provider, &gate.auth_mode, &req.kind)?;
+        let conn = self.connection_gate(actor, id).await?;
+        let provider = self.provider(&conn.gate.provider)?;
+        let kind = self.kind_of(&provider, &conn.gate.auth_mode, &req.kind)?;
         if let Some(unknown) = req.parents.keys().find(|k| !kind.parents.contains(k)) {
             return Err(ServiceError::invalid(
                 unknown,
@@ -184,7 +191,7 @@ impl Services {
         };
         let q = req.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         let page = self
-            .cached_page((actor, &gate), &provider, &req.kind, kind, &req.parents, q, cursor.as_ref(), limit, req.fresh)
+            .cached_page(&conn, &provider, &req.kind, kind, &req.parents, q, cursor.as_ref(), limit, req.fresh)
             .await?;
         Ok(Listing {
             items: page.0.items_json().to_owned(),
@@ -199,7 +206,7 @@ impl Services {
     #[allow(clippy::too_many_arguments)]
     async fn cached_page(
         &self,
-        (actor, gate): (&Principal, &ConnectionGate),
+        conn: &Caller<'_>,
         provider: &Arc<Provider>,
         kind_name: &str,
         kind: &ResourceKind,
@@ -210,7 +217,7 @@ impl Services {
         fresh: bool,
     ) -> ServiceResult<(Arc<Page>, Option<String>)> {
         let key = Key {
-            connection: gate.id.clone(),
+            connection: conn.gate.id.clone(),
             kind: kind_name.to_owned(),
             selector: selector(parents, q, cursor, limit),
         };
@@ -228,7 +235,7 @@ impl Services {
                     self.metrics.observe_listing(&provider.id, kind_name, "cache_hit");
                     Ok((page, None))
                 }
-                _ => match self.fetch_listed((actor, gate), kind, parents, q, cursor, limit).await {
+                _ => match self.fetch_listed(conn, kind, parents, q, cursor, limit).await {
                     Ok(page) => {
                         self.metrics.observe_listing(&provider.id, kind_name, "provider_call");
                         let page = Arc::new(page);
@@ -261,29 +268,40 @@ impl Services {
         result
     }
 
-    /// A page from the provider, as the connection read now (not its cached access rules).
+    /// A page from the provider, as the connection's record.
     async fn fetch_listed(
         &self,
-        (actor, gate): (&Principal, &ConnectionGate),
+        conn: &Caller<'_>,
         kind: &ResourceKind,
         parents: &BTreeMap<String, String>,
         q: Option<&str>,
         cursor: Option<&NextPage>,
         limit: u32,
     ) -> ServiceResult<Page> {
-        let rec = self.visible_connection(actor, &gate.id).await?;
+        let rec = self.record_of(conn).await?;
         self.fetch_page(rec, kind, parents, q, cursor, limit).await
     }
 
-    /// Who may see the connection: from the access cache, else read (and remembered).
-    async fn connection_gate(&self, actor: &Principal, id: &str) -> ServiceResult<ConnectionGate> {
+    /// Who may see the connection: from the access cache, else read (and remembered, and kept
+    /// for this request so a provider call need not read it again).
+    async fn connection_gate<'a>(&self, actor: &'a Principal, id: &str) -> ServiceResult<Caller<'a>> {
         let now = self.clock.now().millis();
         if let Some(gate) = self.connection_gates.get(id, now).filter(|g| g.admits(actor)) {
-            return Ok(gate);
+            return Ok(Caller { actor, gate, read: None });
         }
-        let gate = ConnectionGate::from(&self.visible_connection(actor, id).await?);
+        let rec = self.visible_connection(actor, id).await?;
+        let gate = ConnectionGate::from(&rec);
         self.connection_gates.put(id, gate.clone(), now, None);
-        Ok(gate)
+        Ok(Caller { actor, gate, read: Some(rec) })
+    }
+
+    /// The connection's record for a provider call: the one this request read, else read now
+    /// (not its cached access rules).
+    async fn record_of(&self, conn: &Caller<'_>) -> ServiceResult<ConnectionRecord> {
+        match &conn.read {
+            Some(rec) => Ok(rec.clone()),
+            None => self.visible_connection(conn.actor, &conn.gate.id).await,
+        }
     }
 
     /// One page from the provider.
@@ -382,12 +400,12 @@ impl Services {
         if steps.is_empty() {
             return Err(ServiceError::invalid("path", "give a kind and a name, or a path of steps"));
         }
-        let gate = self.connection_gate(actor, id).await?;
-        let provider = self.provider(&gate.provider)?;
+        let conn = self.connection_gate(actor, id).await?;
+        let provider = self.provider(&conn.gate.provider)?;
         let mut found: Vec<(String, Item)> = Vec::new();
         let mut truncated = false;
         for (i, step) in steps.iter().enumerate() {
-            let kind = self.kind_of(&provider, &gate.auth_mode, &step.kind)?;
+            let kind = self.kind_of(&provider, &conn.gate.auth_mode, &step.kind)?;
             let mut parents = step.parents.clone();
             for (k, item) in &found {
                 if kind.parents.contains(k) {
@@ -401,7 +419,7 @@ impl Services {
                 },
                 other => other,
             })?;
-            let (m, cut) = self.resolve_step((actor, &gate), &provider, &step.kind, kind, &parents, &step.name).await?;
+            let (m, cut) = self.resolve_step(&conn, &provider, &step.kind, kind, &parents, &step.name).await?;
             truncated |= cut;
             match m {
                 NameMatch::Found(item) => found.push((step.kind.clone(), item)),
@@ -420,7 +438,7 @@ impl Services {
     /// listing scanned (searched at the provider where it can) up to the bounds.
     async fn resolve_step(
         &self,
-        (actor, gate): (&Principal, &ConnectionGate),
+        conn: &Caller<'_>,
         provider: &Arc<Provider>,
         kind_name: &str,
         kind: &ResourceKind,
@@ -436,7 +454,7 @@ impl Services {
         }
         let from_url = core_resources::id_from_url(kind, wanted);
         if let (Some(get), Some(item_id)) = (&kind.get, from_url.as_deref()) {
-            match self.fetch_one(self.visible_connection(actor, &gate.id).await?, kind, get, parents, item_id).await {
+            match self.fetch_one(self.record_of(conn).await?, kind, get, parents, item_id).await {
                 Ok(item) => return Ok((NameMatch::Found(item), false)),
                 Err(ServiceError::NotFound(_)) => return Ok((NameMatch::NotFound(Vec::new()), false)),
                 Err(e) => return Err(e),
@@ -451,9 +469,8 @@ impl Services {
         let mut truncated = false;
         let limit = self.settings.listing_max_limit.min(kind.max_limit);
         for round in 0..self.settings.listing_max_pages {
-            let (page, _) = self
-                .cached_page((actor, gate), provider, kind_name, kind, parents, q, cursor.as_ref(), limit, false)
-                .await?;
+            let (page, _) =
+                self.cached_page(conn, provider, kind_name, kind, parents, q, cursor.as_ref(), limit, false).await?;
             seen.extend(page.items());
             if seen.iter().any(|i| i.id == target) {
                 break;
@@ -469,7 +486,7 @@ impl Services {
         let m = core_resources::match_name(&seen, &target);
         // Not a name: maybe an id the provider can fetch directly.
         if let (NameMatch::NotFound(_), Some(get)) = (&m, &kind.get) {
-            match self.fetch_one(self.visible_connection(actor, &gate.id).await?, kind, get, parents, &target).await {
+            match self.fetch_one(self.record_of(conn).await?, kind, get, parents, &target).await {
                 Ok(item) => return Ok((NameMatch::Found(item), truncated)),
                 Err(ServiceError::NotFound(_) | ServiceError::Provider(_)) => {}
                 Err(e) => return Err(e),
@@ -481,7 +498,7 @@ impl Services {
             && s.is_empty()
         {
             let (page, _) =
-                self.cached_page((actor, gate), provider, kind_name, kind, parents, None, None, limit, false).await?;
+                self.cached_page(conn, provider, kind_name, kind, parents, None, None, limit, false).await?;
             return Ok((
                 NameMatch::NotFound(core_resources::suggestions(&page.items(), &core_resources::normalize(&target), 5)),
                 truncated,
