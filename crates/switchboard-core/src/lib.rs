@@ -6,6 +6,7 @@
 //! because axum, sqlx and reqwest are not among its dependencies.
 
 pub mod access;
+pub mod actions;
 pub mod catalog;
 pub mod ids;
 pub mod net;

@@ -57,6 +57,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "access_cache_ms",
         "how long a checked bearer token or connection access rule is reused without asking the database; changes made on other instances are seen within it (default 1000, 0 turns it off)",
     ),
+    (
+        "idempotency_retention_h",
+        "hours an action run's answer is kept for a repeat with the same Idempotency-Key (default 24)",
+    ),
 ];
 
 /// A setting that is wrong, and why.
@@ -152,6 +156,8 @@ pub struct Settings {
     pub listing_max_pages: u32,
     /// Milliseconds a checked token or connection gate is reused (0: never).
     pub access_cache_ms: i64,
+    /// How long action answers are kept for `Idempotency-Key` repeats.
+    pub idempotency_retention: Duration,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -286,6 +292,9 @@ impl Settings {
             resolve_max_items: parse_number(get("resolve_max_items"), "resolve_max_items", 2000, 10, 1_000_000)?,
             listing_max_pages: parse_number(get("listing_max_pages"), "listing_max_pages", 20, 1, 1000)?,
             access_cache_ms: parse_number(get("access_cache_ms"), "access_cache_ms", 1000, 0, 60_000)?,
+            idempotency_retention: Duration::from_secs(
+                3600 * parse_number::<u64>(get("idempotency_retention_h"), "idempotency_retention_h", 24, 1, 24 * 90)?,
+            ),
         })
     }
 

@@ -29,7 +29,8 @@ pub fn spawn_all(services: &Services, stop: CancellationToken) -> Vec<JoinHandle
     jobs
 }
 
-/// Expired sessions, old handshakes and events past their retention serve nobody; delete them hourly.
+/// Expired sessions, old handshakes, action runs and events past their retention serve nobody;
+/// delete them hourly.
 async fn housekeeping(services: Services, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -44,6 +45,12 @@ async fn housekeeping(services: Services, stop: CancellationToken) {
                 }
                 if let Err(e) = services.store.purge_handshakes(now).await {
                     tracing::warn!(error = %e, "could not purge old handshakes");
+                }
+                let kept = i64::try_from(services.settings.idempotency_retention.as_millis()).unwrap_or(i64::MAX);
+                match services.store.purge_action_runs(now.saturating_sub(kept)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "purged action runs past their idempotency retention"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge old action runs"),
                 }
                 match services.purge_old_events().await {
                     Ok(0) => {}

@@ -56,8 +56,23 @@ pub struct ListingLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub provider: String,
+    pub action: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLatencyLabels {
+    pub provider: String,
+    pub action: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    pub actions: Family<ActionLabels, Counter>,
+    pub action_latency: Family<ActionLatencyLabels, Histogram, fn() -> Histogram>,
     pub listings: Family<ListingLabels, Counter>,
     pub provider_call_latency: Family<ProviderLabels, Histogram, fn() -> Histogram>,
     /// Bytes and pages the listing cache holds now.
@@ -136,8 +151,19 @@ impl Metrics {
             listing_cache_bytes.clone(),
         );
         registry.register("listing_cache_pages", "Resource listing pages held in memory", listing_cache_pages.clone());
+        let actions = Family::<ActionLabels, Counter>::default();
+        let action_latency =
+            Family::<ActionLatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("action_runs", "Action runs, by provider, action and outcome", actions.clone());
+        registry.register(
+            "action_run_duration_seconds",
+            "Time to run an action, provider calls included, by provider and action",
+            action_latency.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            actions,
+            action_latency,
             listings,
             provider_call_latency,
             listing_cache_bytes,
@@ -177,6 +203,19 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    pub fn observe_action(&self, provider: &str, action: &str, outcome: &str, seconds: f64) {
+        self.actions
+            .get_or_create(&ActionLabels {
+                provider: provider.to_owned(),
+                action: action.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.action_latency
+            .get_or_create(&ActionLatencyLabels { provider: provider.to_owned(), action: action.to_owned() })
+            .observe(seconds);
     }
 
     pub fn observe_provider_call(&self, provider: &str, seconds: f64) {

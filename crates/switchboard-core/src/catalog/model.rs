@@ -40,6 +40,119 @@ pub struct Provider {
     /// What a connection can list, by kind name (`spreadsheet`, `channel`…).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, ResourceKind>,
+    /// What a connection can do, by action name (`post_message`, `append_row`…).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub actions: BTreeMap<String, Action>,
+}
+
+/// One thing a connection can do: its input (a JSON Schema 2020-12 document), the request it
+/// makes with templates over that input, and how its output is read from the answer — or, where
+/// data cannot say it, the named handler in code that does it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// The name callers use, when the table key differs: one action done differently per way of
+    /// connecting (Discord's `send_message` as a bot and through a webhook URL) has one entry per
+    /// mode, each with its `modes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub title: String,
+    /// For people and for AI models: what it does, what the inputs mean, what comes back.
+    pub description: String,
+    /// The provider's documentation of what the action calls.
+    pub docs_url: String,
+    /// Scopes that allow the action; any one of them will do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// The ways of connecting that can run it (`oauth2`, `api_key`…); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<String>,
+    /// Whether running it twice does no more than running it once (a read, a set, a clear).
+    #[serde(default)]
+    pub retry_safe: bool,
+    /// JSON Schema 2020-12 of the input. A top-level property bound to a resource kind says so
+    /// with `"x-resource" = "kind"`; it takes an id, a provider URL or a name.
+    pub input: serde_json::Value,
+    /// JSON Schema of the output, where the answer is stable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<serde_json::Value>,
+    /// The request, templates over `{input.…}`, `{resolved.PROPERTY.id|name|field}` and the
+    /// connection's values. JSON and form `params` keep the input's types; an absent optional
+    /// value drops its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestSpec>,
+    /// A path in a successful answer that, when it holds anything (a non-empty list or text),
+    /// means the provider refused (GraphQL `userErrors`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_if: Option<String>,
+    /// Output field → path into the answer. Empty: the answer as it is.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub output: BTreeMap<String, String>,
+    /// The code that runs an action data cannot express.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<ActionHandler>,
+}
+
+impl Action {
+    /// The name callers use: `name`, else the table key.
+    #[must_use]
+    pub fn exposed<'a>(&'a self, key: &'a str) -> &'a str {
+        self.name.as_deref().unwrap_or(key)
+    }
+
+    /// Whether a connection of this mode can run the action.
+    #[must_use]
+    pub fn serves(&self, mode: &str) -> bool {
+        self.modes.is_empty() || self.modes.iter().any(|m| m == mode)
+    }
+
+    /// The top-level input properties bound to a resource kind, parents before children.
+    #[must_use]
+    pub fn bound_inputs(&self, resources: &BTreeMap<String, ResourceKind>) -> Vec<(String, String)> {
+        let mut bound: Vec<(String, String)> = self
+            .input
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(prop, schema)| {
+                schema.get("x-resource").and_then(serde_json::Value::as_str).map(|k| (prop.clone(), k.to_owned()))
+            })
+            .collect();
+        // A kind's depth in its parent chain orders the resolution.
+        let depth = |kind: &str| {
+            let mut d = 0usize;
+            let mut cur = resources.get(kind);
+            while let Some(k) = cur.and_then(|k| k.parents.last()) {
+                d += 1;
+                cur = resources.get(k.as_str());
+                if d > resources.len() {
+                    break;
+                }
+            }
+            d
+        };
+        bound.sort_by_key(|(_, k)| depth(k));
+        bound
+    }
+}
+
+/// Actions written in code, each documented in providers/FORMAT.md.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionHandler {
+    /// Google Sheets: `values` by column name, mapped through the sheet's header row.
+    SheetsAppendRow,
+}
+
+impl ActionHandler {
+    /// The `{handler.…}` values the handler computes for its request's templates.
+    #[must_use]
+    pub fn computed_names(self) -> &'static [&'static str] {
+        match self {
+            Self::SheetsAppendRow => &["handler.range", "handler.row"],
+        }
+    }
 }
 
 /// One kind of thing a connection can list: its request, where the items are,

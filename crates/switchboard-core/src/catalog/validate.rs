@@ -352,6 +352,7 @@ pub fn validate_provider(p: &Provider, origin: &str) -> Vec<Problem> {
         check_mode(&mut c, p, *mode, spec);
     }
     check_resources(&mut c, p, &placeholders, &metadata);
+    check_actions(&mut c, p, &placeholders, &metadata);
     if let Some(w) = &p.webhooks {
         c.source("webhooks.event_id", &w.event_id);
         c.source("webhooks.event_type", &w.event_type);
@@ -725,5 +726,146 @@ fn check_mode(c: &mut Checker<'_>, p: &Provider, mode: CredentialMode, spec: &Cr
             c.report(&format!("{key}.test"), "every mode but webhook URLs needs a test request");
         }
         None => {}
+    }
+}
+
+/// Every action: a name in verb_noun style, words for people and models, an input schema that is
+/// valid JSON Schema 2020-12 whose resource bindings name this provider's kinds (with their
+/// parents bound too), a request whose templates use only declared inputs (and, in its path,
+/// only required ones), or a handler.
+fn check_actions(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<String>, metadata: &BTreeSet<String>) {
+    let mut base: BTreeSet<String> = placeholders.clone();
+    base.extend(metadata.iter().cloned());
+    base.insert("access_token".to_owned());
+    for spec in p.credentials.values() {
+        base.extend(spec.fields.iter().map(|f| f.name.clone()));
+    }
+    let has_base = p.api_base_url.is_some() || p.credentials.values().any(|m| m.base_url.is_some());
+    let granted: BTreeSet<&String> =
+        p.oauth2.iter().flat_map(|o| o.default_scopes.iter().chain(o.optional_scopes.iter())).collect();
+    for (key_name, action) in &p.actions {
+        let key = format!("actions.{key_name}");
+        let name = action.exposed(key_name);
+        let twins: Vec<&Action> = p.actions.iter().filter(|(k, a)| a.exposed(k) == name).map(|(_, a)| a).collect();
+        if twins.len() > 1 && twins.iter().any(|a| a.modes.is_empty()) {
+            c.report(&key, format!("several entries are named {name:?}: give each its own `modes`"));
+        }
+        if let Some(r) = &action.refused_if {
+            c.path(&format!("{key}.refused_if"), r);
+        }
+        if !is_snake(name) || !name.contains('_') {
+            c.report(&key, "action names are snake_case verb_noun (post_message, append_row)");
+        }
+        c.non_empty(&format!("{key}.title"), &action.title);
+        if action.description.trim().len() < 40 {
+            c.report(
+                &format!("{key}.description"),
+                "say what it does and what its inputs mean (40 characters at least)",
+            );
+        }
+        c.https_url(&format!("{key}.docs_url"), &action.docs_url);
+        if p.oauth2.is_some() {
+            for s in &action.scopes {
+                if !granted.contains(s) {
+                    c.report(
+                        &format!("{key}.scopes"),
+                        format!("{s:?} is not among [oauth2]'s default or optional scopes"),
+                    );
+                }
+            }
+        }
+        for m in &action.modes {
+            let declared = (m == "oauth2" && p.oauth2.is_some())
+                || CredentialMode::parse(m).is_some_and(|cm| p.credentials.contains_key(&cm));
+            if !declared {
+                c.report(&format!("{key}.modes"), format!("{m:?} is not a way to connect this provider"));
+            }
+        }
+        check_schema(c, &format!("{key}.input"), &action.input);
+        if action.input.get("type").and_then(serde_json::Value::as_str) != Some("object") {
+            c.report(&format!("{key}.input"), "the input schema must be `type = \"object\"`");
+        }
+        if let Some(out) = &action.output_schema {
+            check_schema(c, &format!("{key}.output_schema"), out);
+        }
+        let bound = action.bound_inputs(&p.resources);
+        let mut allowed = base.clone();
+        allowed.extend(crate::actions::input_names(&action.input));
+        for (prop, kind) in &bound {
+            let Some(k) = p.resources.get(kind) else {
+                c.report(
+                    &format!("{key}.input.properties.{prop}"),
+                    format!("x-resource {kind:?} is not a resource kind of this provider"),
+                );
+                continue;
+            };
+            for parent in &k.parents {
+                if !bound.iter().any(|(_, bk)| bk == parent) {
+                    c.report(
+                        &format!("{key}.input.properties.{prop}"),
+                        format!("a {kind} needs its {parent}: bind another input to x-resource {parent:?}"),
+                    );
+                }
+            }
+            for f in ["id", "name"].into_iter().map(str::to_owned).chain(k.fields.keys().cloned()) {
+                allowed.insert(format!("resolved.{prop}.{f}"));
+            }
+        }
+        if let Some(h) = action.handler {
+            allowed.extend(h.computed_names().iter().map(|n| (*n).to_owned()));
+        }
+        nested_bindings(c, &key, &action.input, 0);
+        match (&action.request, action.handler) {
+            (None, None) => c.report(&key, "needs a `request` (or a `handler` where data cannot say it)"),
+            (Some(req), _) => {
+                let mut req = req.clone();
+                req.docs_url.get_or_insert_with(|| action.docs_url.clone());
+                c.request(&format!("{key}.request"), &req, &allowed, has_base);
+                let required = crate::actions::required(&action.input);
+                let path = req.path.as_deref().or(req.url.as_deref()).unwrap_or_default();
+                for n in template::names(path).unwrap_or_default() {
+                    if let Some(prop) = n.strip_prefix("input.")
+                        && !required.contains(prop)
+                    {
+                        c.report(
+                            &format!("{key}.request"),
+                            format!("the URL uses {{{n}}}, so {prop:?} must be a required input"),
+                        );
+                    }
+                }
+            }
+            (None, Some(h)) => c.report(&key, format!("handler {h:?} ends in the action's `request`; give it")),
+        }
+        for (field, path) in &action.output {
+            if !is_snake(field) {
+                c.report(&format!("{key}.output.{field}"), "output names are snake_case");
+            }
+            c.path(&format!("{key}.output.{field}"), path);
+        }
+    }
+}
+
+/// A schema must be valid JSON Schema 2020-12 and compile.
+fn check_schema(c: &mut Checker<'_>, key: &str, schema: &serde_json::Value) {
+    if let Err(e) = jsonschema::draft202012::meta::validate(schema) {
+        c.report(key, format!("is not valid JSON Schema 2020-12: {e}"));
+        return;
+    }
+    if let Err(e) = jsonschema::draft202012::new(schema) {
+        c.report(key, format!("does not compile: {e}"));
+    }
+}
+
+/// `x-resource` is read on top-level properties only; deeper ones would be silently ignored.
+fn nested_bindings(c: &mut Checker<'_>, key: &str, schema: &serde_json::Value, depth: usize) {
+    let Some(props) = schema.get("properties").and_then(serde_json::Value::as_object) else { return };
+    for (name, sub) in props {
+        if depth > 0 && sub.get("x-resource").is_some() {
+            c.report(
+                &format!("{key}.input"),
+                format!("x-resource on nested property {name:?}: only top-level inputs bind to kinds"),
+            );
+        }
+        nested_bindings(c, key, sub, depth + 1);
     }
 }

@@ -23,6 +23,11 @@ pub struct ErrorDetail {
     /// The request field at fault, for `invalid_request`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For an input with several problems: each one, at its JSON pointer (`/input/channel`),
+    /// with the candidates of a name that matched several items or none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub details: Option<Vec<crate::services::InputProblem>>,
 }
 
 #[derive(Debug)]
@@ -32,11 +37,12 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub retry_after_s: Option<u64>,
+    pub details: Option<Vec<crate::services::InputProblem>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, retry_after_s: None }
+        Self { status, code, message: message.into(), field: None, retry_after_s: None, details: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -65,6 +71,7 @@ impl From<ServiceError> for ApiError {
         use ServiceError as E;
         match e {
             E::Invalid { field, message } => Self { field: Some(field), ..Self::bad_request(message) },
+            E::InvalidInput { message, problems } => Self { details: Some(problems), ..Self::bad_request(message) },
             E::Unauthenticated(m) => Self::unauthenticated(m),
             E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             E::NotFound(m) => Self::not_found(m),
@@ -75,7 +82,8 @@ impl From<ServiceError> for ApiError {
             E::RateLimited { message, retry_after_s } => {
                 Self { retry_after_s, ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message) }
             }
-            E::Provider(m) => Self::new(StatusCode::BAD_GATEWAY, "provider_error", m),
+            E::Provider(m) | E::ProviderUncertain(m) => Self::new(StatusCode::BAD_GATEWAY, "provider_error", m),
+            E::ProviderRefused(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "provider_refused", m),
             E::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
             E::Internal(detail) => {
                 // The cause goes to the log; the caller gets an opaque message.
@@ -92,7 +100,9 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message, field: self.field } };
+        let body = ErrorBody {
+            error: ErrorDetail { code: self.code, message: self.message, field: self.field, details: self.details },
+        };
         let mut res = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -41,6 +41,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::oauth::router())
         .merge(routes::connections::router())
         .merge(routes::resources::router())
+        .merge(routes::actions::router())
         .merge(routes::webhooks::router())
         .merge(routes::audit::router())
 }

@@ -49,6 +49,7 @@ pub struct Services {
     pub secret_cache: Arc<webhooks::subscriptions::SecretCache>,
     pub event_usage: Arc<webhooks::events::EventUsage>,
     pub listing_cache: Arc<using::cache::ListingCache>,
+    pub input_validators: Arc<using::actions::InputValidators>,
     /// Secret keys checked lately, by digest.
     pub checked_tokens: Arc<access_cache::RecentlyChecked<Principal>>,
     /// Connections' access rules read lately, by id.
@@ -89,6 +90,7 @@ impl Services {
                 settings.listing_cache_bytes,
                 (metrics.listing_cache_bytes.clone(), metrics.listing_cache_pages.clone()),
             )),
+            input_validators: Arc::default(),
             checked_tokens: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             connection_gates: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
@@ -116,6 +118,9 @@ impl Services {
 pub enum ServiceError {
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// Several things wrong with one input, each at its JSON pointer.
+    #[error("{message}")]
+    InvalidInput { message: String, problems: Vec<InputProblem> },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -136,11 +141,29 @@ pub enum ServiceError {
     RateLimited { message: String, retry_after_s: Option<u64> },
     #[error("{0}")]
     Provider(String),
+    /// The provider failed in a way that leaves open whether it did what was asked (a timeout,
+    /// a 5xx after the request was sent).
+    #[error("{0}")]
+    ProviderUncertain(String),
+    /// The provider refused the request as given (a 4xx that is not about credentials, scopes,
+    /// existence or rate): its reason says what to change.
+    #[error("{0}")]
+    ProviderRefused(String),
     #[error("{0}")]
     Unavailable(String),
     /// A fault of ours. The message is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// One thing wrong with an input: where (a JSON pointer into the request body), what, and, for a
+/// name that matched several items or none, the items it could have meant.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InputProblem {
+    pub path: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Vec<serde_json::Value>>,
 }
 
 impl ServiceError {

@@ -7,6 +7,7 @@
 //! Every read and write of tenant data takes the org it is scoped to, so a
 //! caller cannot reach another org's rows by guessing an id.
 
+mod actions;
 mod api_keys;
 mod audit;
 mod connections;
@@ -23,6 +24,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+pub use actions::{ActionRunClaim, ActionRunRecord};
 pub use api_keys::ApiKeyRecord;
 pub use audit::{AuditFilter, AuditRecord, NewAudit};
 pub use connections::{AccountColumns, ConnectionFilter, ConnectionRecord, StatusCount};
@@ -245,6 +247,7 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
     },
     // Subscriptions span orgs: their secrets are bound to no org.
     SealedColumn { table: "subscriptions", id_column: "id", org_column: None, column: "secret", field: "secret" },
+    SealedColumn { table: "action_runs", id_column: "id", org_column: Some("org"), column: "answer", field: "answer" },
 ];
 
 /// A sealed value with the binding it was sealed for.

@@ -132,7 +132,12 @@ fn test_failure(e: ServiceError) -> Response {
     let body = TestResult {
         ok: false,
         account: None,
-        error: Some(crate::http::error::ErrorDetail { code: api.code, message: api.message, field: api.field }),
+        error: Some(crate::http::error::ErrorDetail {
+            code: api.code,
+            message: api.message,
+            field: api.field,
+            details: api.details,
+        }),
     };
     let mut res = (status, Json(body)).into_response();
     if let Some(s) = retry
@@ -294,7 +299,7 @@ async fn retest_connection(
     let (outcome, connection) = state.services.retest_connection(&actor, &id).await?;
     let error = outcome.error.map(|e| {
         let a = ApiError::from(e);
-        crate::http::error::ErrorDetail { code: a.code, message: a.message, field: a.field }
+        crate::http::error::ErrorDetail { code: a.code, message: a.message, field: a.field, details: a.details }
     });
     Ok(Json(RetestResult {
         ok: outcome.ok,

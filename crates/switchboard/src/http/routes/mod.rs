@@ -1,3 +1,4 @@
+pub(super) mod actions;
 pub(super) mod audit;
 pub(super) mod connections;
 pub(super) mod health;

@@ -238,7 +238,12 @@ async fn handshake(
         status: h.status.to_owned(),
         provider: h.provider,
         connection_id: h.connection_id,
-        error: h.error.map(|(code, message)| ErrorDetail { code: leak_code(&code), message, field: None }),
+        error: h.error.map(|(code, message)| ErrorDetail {
+            code: leak_code(&code),
+            message,
+            field: None,
+            details: None,
+        }),
         expires_at: h.expires_at.to_rfc3339(),
     }))
 }

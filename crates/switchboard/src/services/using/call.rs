@@ -27,6 +27,8 @@ pub(crate) struct Signer {
     token: Option<String>,
     placeholders: BTreeMap<String, String>,
     metadata: BTreeMap<String, Value>,
+    /// The HTTP status of the last answer received with these credentials.
+    pub last_status: Option<u16>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -199,6 +201,7 @@ impl Services {
                 fields: None,
                 placeholders,
                 metadata,
+                last_status: None,
             });
         }
         let mode = CredentialMode::parse(&rec.auth_mode)
@@ -218,6 +221,7 @@ impl Services {
             token,
             placeholders: BTreeMap::new(),
             metadata,
+            last_status: None,
         })
     }
 
@@ -265,7 +269,7 @@ impl Services {
 
     async fn send_once(
         &self,
-        signer: Signer,
+        mut signer: Signer,
         spec: &RequestSpec,
         make: &(dyn Fn(&Signer) -> ServiceResult<OutboundRequest> + Send + Sync),
     ) -> ServiceResult<(Signer, Answer)> {
@@ -273,8 +277,14 @@ impl Services {
         let started = std::time::Instant::now();
         let res = self.outbound.send(req).await;
         self.metrics.observe_provider_call(&signer.provider.id, started.elapsed().as_secs_f64());
-        let res =
-            res.map_err(|e| ServiceError::Provider(format!("{} could not be reached: {e}", signer.provider.name)))?;
+        let res = res.map_err(|e| match e {
+            // The request may have arrived: whether it was acted on is not known.
+            crate::outbound::OutboundError::Timeout { .. } => {
+                ServiceError::ProviderUncertain(format!("{} did not answer in time: {e}", signer.provider.name))
+            }
+            e => ServiceError::Provider(format!("{} could not be reached: {e}", signer.provider.name)),
+        })?;
+        signer.last_status = Some(res.status.as_u16());
         let answer = read_answer(&signer.provider, spec, &res, &signer.secrets());
         Ok((signer, answer))
     }

@@ -1,6 +1,9 @@
 //! Using a connection: calls made as the connection (credentials applied,
-//! refresh on 401), resource listings with their cache, and name resolution.
+//! refresh on 401), resource listings with their cache, name resolution, and
+//! actions (catalog data, or named handlers in code).
 
+pub mod actions;
 pub mod cache;
 pub(crate) mod call;
+mod handlers;
 pub mod resources;

@@ -23,10 +23,10 @@ use crate::store::ConnectionRecord;
 const DEFAULT_LIMIT: u32 = 50;
 
 /// Who is listing, and the connection's access rules; its record when this request read it.
-struct Caller<'a> {
-    actor: &'a Principal,
-    gate: ConnectionGate,
-    read: Option<ConnectionRecord>,
+pub(super) struct Caller<'a> {
+    pub(super) actor: &'a Principal,
+    pub(super) gate: ConnectionGate,
+    pub(super) read: Option<ConnectionRecord>,
 }
 
 /// One page of a listing, kept as the JSON array the API answers with: that is what the cache
@@ -125,7 +125,12 @@ pub struct Resolved {
 }
 
 impl Services {
-    fn kind_of<'p>(&self, provider: &'p Provider, auth_mode: &str, kind: &str) -> ServiceResult<&'p ResourceKind> {
+    pub(super) fn kind_of<'p>(
+        &self,
+        provider: &'p Provider,
+        auth_mode: &str,
+        kind: &str,
+    ) -> ServiceResult<&'p ResourceKind> {
         provider.resources.get(kind).filter(|k| k.serves(auth_mode)).ok_or_else(|| {
             let known: Vec<&str> =
                 provider.resources.iter().filter(|(_, k)| k.serves(auth_mode)).map(|(n, _)| n.as_str()).collect();
@@ -269,7 +274,7 @@ impl Services {
     }
 
     /// A page from the provider, as the connection's record.
-    async fn fetch_listed(
+    pub(super) async fn fetch_listed(
         &self,
         conn: &Caller<'_>,
         kind: &ResourceKind,
@@ -284,7 +289,7 @@ impl Services {
 
     /// Who may see the connection: from the access cache, else read (and remembered, and kept
     /// for this request so a provider call need not read it again).
-    async fn connection_gate<'a>(&self, actor: &'a Principal, id: &str) -> ServiceResult<Caller<'a>> {
+    pub(super) async fn connection_gate<'a>(&self, actor: &'a Principal, id: &str) -> ServiceResult<Caller<'a>> {
         let now = self.clock.now().millis();
         if let Some(gate) = self.connection_gates.get(id, now).filter(|g| g.admits(actor)) {
             return Ok(Caller { actor, gate, read: None });
@@ -297,7 +302,7 @@ impl Services {
 
     /// The connection's record for a provider call: the one this request read, else read now
     /// (not its cached access rules).
-    async fn record_of(&self, conn: &Caller<'_>) -> ServiceResult<ConnectionRecord> {
+    pub(super) async fn record_of(&self, conn: &Caller<'_>) -> ServiceResult<ConnectionRecord> {
         match &conn.read {
             Some(rec) => Ok(rec.clone()),
             None => self.visible_connection(conn.actor, &conn.gate.id).await,
@@ -436,7 +441,7 @@ impl Services {
 
     /// One step: a provider URL or an id fetched directly where the kind can, else the
     /// listing scanned (searched at the provider where it can) up to the bounds.
-    async fn resolve_step(
+    pub(super) async fn resolve_step(
         &self,
         conn: &Caller<'_>,
         provider: &Arc<Provider>,

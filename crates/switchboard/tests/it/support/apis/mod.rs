@@ -45,6 +45,7 @@ pub enum Trouble {
 pub struct Control {
     trouble: Arc<Mutex<Trouble>>,
     calls: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl Control {
@@ -62,6 +63,14 @@ impl Control {
         self.calls.lock().unwrap().iter().filter(|c| c.contains(part)).count()
     }
 
+    /// The body of the last call whose `METHOD path` line contains `part`, as JSON.
+    pub fn last_json(&self, part: &str) -> Value {
+        let calls = self.calls.lock().unwrap();
+        let bodies = self.bodies.lock().unwrap();
+        let i = calls.iter().rposition(|c| c.contains(part)).unwrap_or_else(|| panic!("no call with {part:?}"));
+        serde_json::from_slice(&bodies[i]).unwrap_or_else(|e| panic!("the body of {} is not JSON: {e}", calls[i]))
+    }
+
     pub fn log(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
     }
@@ -70,6 +79,7 @@ impl Control {
     pub fn enter(&self, s: &Seen) -> Trouble {
         let q: Vec<String> = s.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         self.calls.lock().unwrap().push(format!("{} {}?{}", s.method, s.path, q.join("&")));
+        self.bodies.lock().unwrap().push(s.body.clone());
         let mut t = self.trouble.lock().unwrap();
         match *t {
             Trouble::Unauthorized(0) => Trouble::None,

@@ -1,5 +1,5 @@
 //! Slack's Web API (https://docs.slack.dev/reference/methods/conversations.list, users.list,
-//! conversations.info, auth.test): a bot token in `Authorization: Bearer`, answers with HTTP 200
+//! conversations.info, chat.postMessage, auth.test): a bot token in `Authorization: Bearer`, answers with HTTP 200
 //! and `ok`, errors as `{"ok": false, "error"}` (missing_scope naming the scope `needed`), 429 with
 //! Retry-After, and paging by `response_metadata.next_cursor`, empty on the last page.
 
@@ -125,6 +125,7 @@ fn handle(c: &Control, s: &Seen) -> Shape {
                 None => error("channel_not_found"),
             }
         }
+        ("POST", "/api/chat.postMessage") => post_message(s),
         ("GET", "/api/users.list") => {
             if let Err(e) = expect_query(s, &[("limit", None)], &["cursor"]) {
                 return e;
@@ -140,4 +141,30 @@ pub async fn start() -> Api {
     let c = control.clone();
     let api = Fake::start("https://slack.com", move |s| handle(&c, s)).await;
     Api { fakes: vec![api], control }
+}
+
+/// chat.postMessage with a JSON body (`Content-type: application/json`): `channel` an id, `text`;
+/// an archived channel answers `is_archived`, an unknown one `channel_not_found`.
+fn post_message(s: &Seen) -> Shape {
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, "JSON bodies must say Content-type: application/json");
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&s.body) else { return wrong(s, "the body is not JSON") };
+    let allowed = ["channel", "text", "thread_ts", "unfurl_links"];
+    if let Some(k) = body.as_object().and_then(|o| o.keys().find(|k| !allowed.contains(&k.as_str()))) {
+        return wrong(s, &format!("unexpected argument {k}"));
+    }
+    let (Some(channel), Some(text)) = (body["channel"].as_str(), body["text"].as_str()) else {
+        return error("no_text");
+    };
+    if channel == "C05OLDNEW" {
+        return error("is_archived");
+    }
+    if !channels().iter().any(|c| c["id"] == channel) {
+        return error("channel_not_found");
+    }
+    ok(json!({
+        "channel": channel, "ts": "1503435956.000247",
+        "message": {"text": text, "username": "deploybot", "bot_id": "B0DEPLOYB", "type": "message", "subtype": "bot_message", "ts": "1503435956.000247"}
+    }))
 }
