@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::support::apis::{Api, Trouble, slack};
+use crate::support::google::{Google, Mode, SPREADSHEETS};
 use crate::support::server::{Answer, TestApp};
 use crate::support::{TestDb, spawn_app_with};
 
@@ -271,4 +272,124 @@ async fn actions_follow_tenancy() {
     let a = app.call(reqwest::Method::POST, &path, &owner, Some(json!({"input": input}))).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(api.control.calls_with("chat.postMessage"), posts + 1);
+}
+
+async fn google_app() -> (Google, TestApp, String) {
+    let g = Google::start().await;
+    let app = spawn_app_with(
+        TestDb::sqlite().await,
+        &[("outbound_overrides", &g.overrides()), ("allowed_redirects", "http://app.test/"), ("jobs", "false")],
+    )
+    .await;
+    let conn = g.connect(&app, json!({})).await;
+    (g, app, conn)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sheets_append_row_maps_values_through_the_header_row() {
+    let (g, app, conn) = google_app().await;
+    // Sheet1's header is Name, Email, Amount, (blank), Notes; names match as resolve matches them.
+    let input = json!({"spreadsheet": "Sales 2026", "sheet": "Sheet1", "values": {"Email": "ada@acme.example", "name": "Ada Lovelace", "Notes": "=A2", "Amount": 1200}});
+    let a = run(&app, &conn, "append_row", input, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["output"],
+        json!({"updated_range": "'Sheet1'!A4:E4", "updated_rows": 1, "table_range": "'Sheet1'!A1:E3"})
+    );
+    let call = g.values.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((call.method.as_str(), call.range.as_str()), ("POST", "'Sheet1'!A1:append"));
+    assert_eq!(
+        call.body,
+        json!({"range": "'Sheet1'!A1", "majorDimension": "ROWS", "values": [["Ada Lovelace", "ada@acme.example", 1200, "", "=A2"]]})
+    );
+    // A sheet by its id, in a spreadsheet given by URL; a title that needs quoting in A1 notation.
+    let url = format!("https://docs.google.com/spreadsheets/d/{}/edit", SPREADSHEETS[0].0);
+    let a = run(
+        &app,
+        &conn,
+        "append_row",
+        json!({"spreadsheet": url, "sheet": "1846372910", "values": {"Company": "Acme"}}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let call = g.values.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(call.body["values"], json!([["", "Acme"]]));
+    assert_eq!(call.range, "'Q1 leads'!A1:append");
+    // Unknown columns: each one named, with the sheet's real columns, before anything is written.
+    let before = g.values.lock().unwrap().len();
+    let a = run(
+        &app,
+        &conn,
+        "append_row",
+        json!({"spreadsheet": "Sales 2026", "sheet": "Sheet1", "values": {"Emial": "x", "Phone": "1", "Name": "y"}}),
+        None,
+    )
+    .await;
+    assert_eq!(pointers(&a), ["/input/values/Emial", "/input/values/Phone"]);
+    let message = a.body["error"]["details"][0]["message"].as_str().unwrap();
+    assert!(message.contains("\"Email\"") && message.contains("\"Notes\""), "{message}");
+    assert_eq!(a.body["error"]["details"][0]["candidates"][0]["name"], "Email", "{}", a.body);
+    assert_eq!(g.values.lock().unwrap().len(), before);
+    // A spreadsheet name that is two spreadsheets: the candidates, nothing written.
+    let a = run(
+        &app,
+        &conn,
+        "append_row",
+        json!({"spreadsheet": "BUDGET", "sheet": "Sheet1", "values": {"Name": "x"}}),
+        None,
+    )
+    .await;
+    assert_eq!(pointers(&a), ["/input/spreadsheet"]);
+    assert_eq!(a.body["error"]["details"][0]["candidates"].as_array().map(Vec::len), Some(2), "{}", a.body);
+    // The schema's own checks.
+    let a = run(&app, &conn, "append_row", json!({"spreadsheet": "Sales 2026", "sheet": "Sheet1", "values": {}}), None)
+        .await;
+    assert_eq!(pointers(&a), ["/input/values"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sheets_read_update_and_clear_ranges() {
+    let (g, app, conn) = google_app().await;
+    let sheet = json!({"spreadsheet": "Sales 2026", "sheet": "Q1 leads"});
+    let with = |extra: Value| {
+        let mut v = sheet.clone();
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let a = run(&app, &conn, "read_range", with(json!({"range": "A1:C2"})), None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["output"]["values"][1], json!(["Ada Lovelace", "ada@acme.example", "1,200"]));
+    let call = g.values.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((call.method.as_str(), call.range.as_str()), ("GET", "'Q1 leads'!A1:C2"));
+    let a = run(&app, &conn, "update_range", with(json!({"range": "B2:C2", "values": [["Acme", 3]]})), None).await;
+    assert_eq!(
+        (a.status, &a.body["output"]),
+        (200, &json!({"updated_range": "'Q1 leads'!B2:C2", "updated_cells": 2})),
+        "{}",
+        a.body
+    );
+    let call = g.values.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(call.body, json!({"range": "'Q1 leads'!B2:C2", "majorDimension": "ROWS", "values": [["Acme", 3]]}));
+    assert!(call.query.contains(&("valueInputOption".to_owned(), "USER_ENTERED".to_owned())));
+    let a = run(&app, &conn, "clear_range", with(json!({"range": "A2:D100"})), None).await;
+    assert_eq!((a.status, &a.body["output"]), (200, &json!({"cleared_range": "'Q1 leads'!A2:D100"})), "{}", a.body);
+    // A range that is not A1 notation never reaches Google.
+    let before = g.values.lock().unwrap().len();
+    let a = run(&app, &conn, "clear_range", with(json!({"range": "Sheet1!A1"})), None).await;
+    assert_eq!(pointers(&a), ["/input/range"]);
+    assert_eq!(g.values.lock().unwrap().len(), before);
+    // Google refuses the token once: refreshed, retried, done; refused for want of a scope: 403.
+    g.set(Mode::RefuseFirstToken);
+    let a = run(&app, &conn, "read_range", with(json!({"range": "A1:C2"})), None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(app.get(&format!("/v1/connections/{conn}/credentials")).await.body["access_token"], "ya29.refreshed-1");
+    // (The retry's refresh forgot the cached listings; list again so only the action meets the 403.)
+    assert_eq!(run(&app, &conn, "read_range", with(json!({"range": "A1:C2"})), None).await.status, 200);
+    g.set(Mode::NoScope);
+    let a = run(&app, &conn, "clear_range", with(json!({"range": "A2:D100"})), None).await;
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (403, Some("insufficient_scope")), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("auth/spreadsheets"), "{}", a.body);
 }

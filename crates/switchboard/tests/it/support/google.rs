@@ -38,6 +38,106 @@ pub struct Google {
     pub mode: Arc<Mutex<Mode>>,
     /// Requests the Drive and Sheets fakes served, as `METHOD path?query`.
     pub calls: Arc<Mutex<Vec<String>>>,
+    /// Calls to spreadsheets.values: (method, decoded range and verb, query, JSON body).
+    pub values: Arc<Mutex<Vec<ValuesCall>>>,
+}
+
+/// One spreadsheets.values call, decoded.
+#[derive(Clone, Debug)]
+pub struct ValuesCall {
+    pub method: String,
+    pub range: String,
+    pub query: Vec<(String, String)>,
+    pub body: Value,
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// spreadsheets.values get, update, append and clear: `range` is `'Title'!A1…` and must name one
+/// of the spreadsheet's sheets; bodies and queries are the documented ones.
+fn values_call(id: &str, rest: &str, s: &Seen, log: &Mutex<Vec<ValuesCall>>) -> Shape {
+    let decoded = percent_decode(rest);
+    let (range, verb) = match decoded.rsplit_once(':') {
+        Some((r, v @ ("append" | "clear"))) => (r.to_owned(), Some(v)),
+        _ => (decoded.clone(), None),
+    };
+    let body: Value =
+        if s.body.is_empty() { Value::Null } else { serde_json::from_slice(&s.body).unwrap_or(Value::Null) };
+    log.lock().unwrap().push(ValuesCall {
+        method: s.method.to_string(),
+        range: decoded.clone(),
+        query: s.query.clone(),
+        body: body.clone(),
+    });
+    let Some(sheets) = sheets_of(id) else {
+        return google_error(404, "NOT_FOUND", "Requested entity was not found.", None);
+    };
+    let title = range.strip_prefix('\'').and_then(|r| r.split_once("'!")).map(|(t, _)| t.replace("''", "'"));
+    let Some(title) = title.filter(|t| sheets.iter().any(|(_, st)| st == t)) else {
+        return google_error(400, "INVALID_ARGUMENT", &format!("Unable to parse range: {range}"), None);
+    };
+    let q = |k: &str| s.query(k);
+    let json_body = s.header("content-type") == Some("application/json");
+    match (s.method.as_str(), verb) {
+        ("GET", None) => {
+            if q("majorDimension").as_deref() != Some("ROWS") {
+                return google_error(400, "INVALID_ARGUMENT", "fake Sheets: majorDimension", None);
+            }
+            shape(
+                200,
+                json!({"range": format!("'{title}'!A1:C2"), "majorDimension": "ROWS",
+                "values": [["Name", "Email", "Amount"], ["Ada Lovelace", "ada@acme.example", "1,200"]]}),
+            )
+        }
+        ("PUT", None) => {
+            let rows = body["values"].as_array().cloned().unwrap_or_default();
+            if q("valueInputOption").as_deref() != Some("USER_ENTERED")
+                || body["range"] != range.as_str()
+                || !json_body
+                || rows.is_empty()
+            {
+                return google_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "fake Sheets: update needs valueInputOption, the range and values",
+                    None,
+                );
+            }
+            let cells: usize = rows.iter().map(|r| r.as_array().map_or(0, Vec::len)).sum();
+            shape(
+                200,
+                json!({"spreadsheetId": id, "updatedRange": range, "updatedRows": rows.len(), "updatedColumns": rows[0].as_array().map_or(0, Vec::len), "updatedCells": cells}),
+            )
+        }
+        ("POST", Some("append")) => {
+            let rows = body["values"].as_array().cloned().unwrap_or_default();
+            let documented = q("valueInputOption").as_deref() == Some("USER_ENTERED")
+                && q("insertDataOption").as_deref() == Some("INSERT_ROWS")
+                && body["range"] == range.as_str()
+                && body["majorDimension"] == "ROWS"
+                && rows.len() == 1
+                && json_body;
+            if !documented {
+                return google_error(400, "INVALID_ARGUMENT", "fake Sheets: not the documented append", None);
+            }
+            let width = rows[0].as_array().map_or(0, Vec::len);
+            let last = char::from(b'A' + u8::try_from(width.max(1) - 1).unwrap_or(0));
+            shape(
+                200,
+                json!({"spreadsheetId": id, "tableRange": format!("'{title}'!A1:E3"),
+                "updates": {"spreadsheetId": id, "updatedRange": format!("'{title}'!A4:{last}4"), "updatedRows": 1, "updatedColumns": width, "updatedCells": width}}),
+            )
+        }
+        ("POST", Some("clear")) if json_body && body == json!({}) => {
+            shape(200, json!({"spreadsheetId": id, "clearedRange": range}))
+        }
+        _ => google_error(400, "INVALID_ARGUMENT", "fake Sheets: not a documented values call", None),
+    }
 }
 
 pub const SPREADSHEET_MIME: &str = "application/vnd.google-apps.spreadsheet";
@@ -334,7 +434,8 @@ impl Google {
             }
         })
         .await;
-        let (m, c) = (mode.clone(), calls.clone());
+        let values: Arc<Mutex<Vec<ValuesCall>>> = Arc::default();
+        let (m, c, v) = (mode.clone(), calls.clone(), values.clone());
         let sheets = Fake::start("https://sheets.googleapis.com", move |s| {
             c.lock().unwrap().push(format!("{} {}", s.method, s.path));
             if let Some(r) = refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
@@ -349,6 +450,7 @@ impl Google {
             match rest.split_once('/') {
                 None if s.method == "GET" => spreadsheets_get(rest, s),
                 Some((id, "values:batchGetByDataFilter")) if s.method == "POST" => header_row(id, s),
+                Some((id, values)) if values.starts_with("values/") => values_call(id, &values[7..], s, &v),
                 _ => shape(404, json!({"error": {"code": 404, "message": "fake Sheets: not a documented endpoint"}})),
             }
         })
@@ -396,7 +498,7 @@ impl Google {
             }
         })
         .await;
-        Self { accounts, tokens, userinfo, drive, sheets, gmail, forms, mode, calls }
+        Self { accounts, tokens, userinfo, drive, sheets, gmail, forms, mode, calls, values }
     }
 
     /// The `SWITCHBOARD_OUTBOUND_OVERRIDES` for every Google fake.
