@@ -192,3 +192,76 @@ fn a_url_placeholder_cannot_be_per_account() {
     let bad = GOOD.replace("label = \"Region\"", "label = \"Region\"\nper_account = true\nformat = \"url\"");
     assert!(problems(&bad).iter().any(|m| m.contains("per_account")), "{:?}", problems(&bad));
 }
+
+const ACTIONS: &str = r#"
+[resources.board]
+label = "Board"
+docs_url = "https://acme.example/docs/boards"
+items = "boards"
+id = "id"
+name = "name"
+[resources.board.request]
+path = "/boards"
+
+[resources.list]
+label = "List"
+docs_url = "https://acme.example/docs/lists"
+parents = ["board"]
+items = "lists"
+id = "id"
+name = "name"
+[resources.list.request]
+path = "/boards/{board}/lists"
+
+[actions.create_card]
+title = "Create a card"
+description = "Creates a card at the end of a list; `list` takes the list's id or its name."
+docs_url = "https://acme.example/docs/cards"
+scopes = ["read"]
+output = { id = "id" }
+[actions.create_card.input]
+type = "object"
+required = ["board", "list", "name"]
+properties = { board = { type = "string", x-resource = "board" }, list = { type = "string", x-resource = "list" }, name = { type = "string" }, due = { type = "string", format = "date-time" } }
+[actions.create_card.request]
+method = "POST"
+path = "/lists/{input.list}/cards"
+body = "json"
+params = { name = "{input.name}", due = "{input.due}", board_name = "{resolved.board.name}" }
+"#;
+
+#[test]
+fn a_sound_action_loads() {
+    assert_eq!(problems(&format!("{GOOD}{ACTIONS}")), Vec::<String>::new());
+}
+
+#[test]
+fn actions_are_checked_against_their_schema_kinds_and_templates() {
+    let cases = [
+        // A schema that is not JSON Schema.
+        (r#"required = ["board", "list", "name"]"#, r#"required = "board""#, "JSON Schema 2020-12"),
+        // A binding to a kind the provider lacks, and a child bound without its parent.
+        (
+            r#"board = { type = "string", x-resource = "board" }"#,
+            r#"board = { type = "string", x-resource = "boards" }"#,
+            "not a resource kind",
+        ),
+        (r#"board = { type = "string", x-resource = "board" }, "#, "", "needs its board"),
+        // A template naming an input the schema does not declare, and an optional one in the path.
+        (r#"due = "{input.due}""#, r#"due = "{input.when}""#, "{input.when}"),
+        (r#"path = "/lists/{input.list}/cards""#, r#"path = "/lists/{input.due}/cards""#, "must be a required input"),
+        // A scope the provider does not grant, a missing request, a poor description.
+        (r#"scopes = ["read"]"#, r#"scopes = ["write"]"#, "not among [oauth2]"),
+        ("[actions.create_card.request]", "[actions.create_card.unused]", "unknown field"),
+        (
+            "Creates a card at the end of a list; `list` takes the list's id or its name.",
+            "Makes a card.",
+            "40 characters",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let text = format!("{GOOD}{}", ACTIONS.replacen(from, to, 1));
+        let found = problems(&text);
+        assert!(found.iter().any(|p| p.contains(expected)), "{to:?}: expected {expected:?} in {found:?}");
+    }
+}
