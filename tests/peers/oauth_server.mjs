@@ -3,7 +3,7 @@
 // tokens, refresh-token rotation (a reused old refresh token kills the grant),
 // revocation. GET /__stats counts token requests by grant type and outcome.
 //
-// Usage: node oauth_server.mjs --port N --redirect-uri URL [--access-ttl SECONDS]
+// Usage: node oauth_server.mjs --port N --redirect-uri URL [--access-ttl SECONDS] [--clock-tolerance SECONDS]
 // Prints "ready" once it listens.
 import Provider from 'oidc-provider';
 
@@ -14,6 +14,8 @@ const arg = (name, fallback) => {
 const port = Number(arg('port'));
 const redirectUri = arg('redirect-uri');
 const accessTtl = Number(arg('access-ttl', '60'));
+// Tokens are refused once expired, not 15 s later (the library's default leeway).
+const clockTolerance = Number(arg('clock-tolerance', '0'));
 
 const stats = { token: {}, errors: {}, revocations: 0 };
 const bump = (map, key) => { map[key] = (map[key] || 0) + 1; };
@@ -33,6 +35,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     revocation: { enabled: true },
   },
   ttl: { AccessToken: accessTtl, AuthorizationCode: 60, RefreshToken: 86400, Grant: 86400, Interaction: 600, Session: 600 },
+  clockTolerance,
   rotateRefreshToken: true,
   issueRefreshToken: async () => true,
   scopes: ['openid', 'offline_access', 'profile', 'email'],

@@ -10,6 +10,7 @@ pub mod actions;
 pub mod catalog;
 pub mod ids;
 pub mod net;
+pub mod proxy;
 pub mod random;
 pub mod resources;
 pub mod time;

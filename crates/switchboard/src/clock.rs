@@ -38,6 +38,12 @@ impl ShiftedClock {
     pub fn advance(&self, d: std::time::Duration) {
         self.offset_ms.fetch_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
     }
+
+    /// Moves this clock back: what it stamped since looks to lie ahead (tokens it thinks fresh
+    /// that their issuer has already let expire).
+    pub fn rewind(&self, d: std::time::Duration) {
+        self.offset_ms.fetch_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+    }
 }
 
 impl Clock for ShiftedClock {

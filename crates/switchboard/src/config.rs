@@ -61,6 +61,20 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "idempotency_retention_h",
         "hours an action run's answer is kept for a repeat with the same Idempotency-Key (default 24)",
     ),
+    ("proxy_max_request_mb", "largest request body the proxy streams to a provider, in MiB (default 256)"),
+    ("proxy_max_response_mb", "largest answer the proxy streams back from a provider, in MiB (default 1024)"),
+    (
+        "proxy_timeout_s",
+        "seconds a provider has to start answering a proxied request, and the longest pause inside a streamed body (default 60)",
+    ),
+    (
+        "proxy_replay_kb",
+        "request bodies up to this many KiB are kept so a proxied request can be sent again after a refresh or a rate limit (default 1024)",
+    ),
+    (
+        "proxy_max_wait_s",
+        "the most seconds a proxied request asking to wait out rate limits (Switchboard-Rate-Limit-Retries) may wait in all (default 30)",
+    ),
 ];
 
 /// A setting that is wrong, and why.
@@ -115,6 +129,19 @@ pub struct OriginOverride {
     pub to: String,
 }
 
+/// Limits of the proxy (`/v1/proxy/{connection}/…`).
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    pub max_request_bytes: u64,
+    pub max_response_bytes: u64,
+    /// Until the provider's status line, and the longest silence inside a body.
+    pub timeout: Duration,
+    /// Request bodies up to this size are buffered, so the request can be sent again.
+    pub replay_bytes: usize,
+    /// The whole time a caller-requested rate-limit wait may take.
+    pub max_wait: Duration,
+}
+
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -158,6 +185,7 @@ pub struct Settings {
     pub access_cache_ms: i64,
     /// How long action answers are kept for `Idempotency-Key` repeats.
     pub idempotency_retention: Duration,
+    pub proxy: ProxySettings,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -295,6 +323,15 @@ impl Settings {
             idempotency_retention: Duration::from_secs(
                 3600 * parse_number::<u64>(get("idempotency_retention_h"), "idempotency_retention_h", 24, 1, 24 * 90)?,
             ),
+            proxy: ProxySettings {
+                max_request_bytes: (1 << 20)
+                    * parse_number::<u64>(get("proxy_max_request_mb"), "proxy_max_request_mb", 256, 1, 1 << 20)?,
+                max_response_bytes: (1 << 20)
+                    * parse_number::<u64>(get("proxy_max_response_mb"), "proxy_max_response_mb", 1024, 1, 1 << 20)?,
+                timeout: Duration::from_secs(parse_number(get("proxy_timeout_s"), "proxy_timeout_s", 60, 1, 3600)?),
+                replay_bytes: 1024 * parse_number::<usize>(get("proxy_replay_kb"), "proxy_replay_kb", 1024, 0, 65_536)?,
+                max_wait: Duration::from_secs(parse_number(get("proxy_max_wait_s"), "proxy_max_wait_s", 30, 0, 600)?),
+            },
         })
     }
 

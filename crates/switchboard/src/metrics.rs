@@ -69,10 +69,26 @@ pub struct ActionLatencyLabels {
     pub action: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProxyLabels {
+    pub provider: String,
+    pub method: String,
+    /// `2xx` … `5xx` for the provider's answers; `error` when the proxy answered itself.
+    pub status_class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProxyLatencyLabels {
+    pub provider: String,
+    pub method: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub actions: Family<ActionLabels, Counter>,
     pub action_latency: Family<ActionLatencyLabels, Histogram, fn() -> Histogram>,
+    pub proxied: Family<ProxyLabels, Counter>,
+    pub proxy_latency: Family<ProxyLatencyLabels, Histogram, fn() -> Histogram>,
     pub listings: Family<ListingLabels, Counter>,
     pub provider_call_latency: Family<ProviderLabels, Histogram, fn() -> Histogram>,
     /// Bytes and pages the listing cache holds now.
@@ -160,10 +176,21 @@ impl Metrics {
             "Time to run an action, provider calls included, by provider and action",
             action_latency.clone(),
         );
+        let proxied = Family::<ProxyLabels, Counter>::default();
+        let proxy_latency =
+            Family::<ProxyLatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("proxy_requests", "Proxied requests, by provider, method and status class", proxied.clone());
+        registry.register(
+            "proxy_request_duration_seconds",
+            "Time until a proxied request's answer starts (status and headers), by provider and method",
+            proxy_latency.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             actions,
             action_latency,
+            proxied,
+            proxy_latency,
             listings,
             provider_call_latency,
             listing_cache_bytes,
@@ -203,6 +230,19 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    pub fn observe_proxy(&self, provider: &str, method: &str, status_class: &str, seconds: f64) {
+        self.proxied
+            .get_or_create(&ProxyLabels {
+                provider: provider.to_owned(),
+                method: method.to_owned(),
+                status_class: status_class.to_owned(),
+            })
+            .inc();
+        self.proxy_latency
+            .get_or_create(&ProxyLatencyLabels { provider: provider.to_owned(), method: method.to_owned() })
+            .observe(seconds);
     }
 
     pub fn observe_action(&self, provider: &str, action: &str, outcome: &str, seconds: f64) {

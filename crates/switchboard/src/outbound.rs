@@ -77,6 +77,17 @@ impl OutboundRequest {
     }
 }
 
+/// A request whose body is a stream (the proxy's): one attempt, nothing kept.
+#[derive(Debug)]
+pub struct StreamingRequest {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Option<reqwest::Body>,
+    /// How long to wait for the status line.
+    pub timeout: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct OutboundResponse {
     pub status: StatusCode,
@@ -246,23 +257,44 @@ impl Outbound {
         resolve_checked(self.lookup.as_ref(), host, port, self.allow_private).await
     }
 
-    /// Sends with retries as described in the module docs.
-    pub async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        let (url, overridden) = self.rewrite(&req.url);
-        let host = req.url.host_str().unwrap_or("the provider").to_owned();
-        if !overridden && !matches!(url.scheme(), "http" | "https") {
+    /// Where a request for `url` really goes, and the client that may take it there: the URL
+    /// after overrides, the trusted client for an override, the guarded one otherwise.
+    fn route(&self, url: &Url) -> Result<(Url, &reqwest::Client, String), OutboundError> {
+        let (target, overridden) = self.rewrite(url);
+        let host = url.host_str().unwrap_or("the provider").to_owned();
+        if !overridden && !matches!(target.scheme(), "http" | "https") {
             return Err(OutboundError::Refused(format!("{host}: only http and https URLs can be called")));
         }
         if !overridden
             && !self.allow_private
-            && let Some(ip) = literal_ip(&url)
+            && let Some(ip) = literal_ip(&target)
             && !is_public(ip)
         {
             return Err(OutboundError::Refused(format!(
                 "{host} is a private or loopback address, which is not allowed (SWITCHBOARD_ALLOW_PRIVATE_NETWORKS)"
             )));
         }
-        let client = if overridden { &self.trusted } else { &self.guarded };
+        Ok((target, if overridden { &self.trusted } else { &self.guarded }, host))
+    }
+
+    /// Sends once with a streamed body and hands back the answer unread, for the proxy. The
+    /// timeout bounds the wait for the status line only: the bodies may take as long as they
+    /// keep moving, which the caller watches.
+    pub async fn send_streaming(&self, req: StreamingRequest) -> Result<reqwest::Response, OutboundError> {
+        let (url, client, host) = self.route(&req.url)?;
+        let mut builder = client.request(req.method, url).headers(req.headers);
+        if let Some(body) = req.body {
+            builder = builder.body(body);
+        }
+        match tokio::time::timeout(req.timeout, builder.send()).await {
+            Ok(res) => res.map_err(|e| classify(e, &host, req.timeout)),
+            Err(_) => Err(OutboundError::Timeout { host, seconds: req.timeout.as_secs() }),
+        }
+    }
+
+    /// Sends with retries as described in the module docs.
+    pub async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let (url, client, host) = self.route(&req.url)?;
         let mut attempt = 0;
         loop {
             attempt += 1;

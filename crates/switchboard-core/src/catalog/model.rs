@@ -637,6 +637,10 @@ pub struct AuthApply {
     pub query: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic: Option<BasicApply>,
+    /// Put between the base URL and every relative path (Telegram's `/bot{bot_token}`): the
+    /// credential is part of the URL, so catalog paths and proxied paths leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -222,6 +222,15 @@ impl Checker<'_> {
             self.template(&format!("{key}.basic.username"), &b.username, allowed, false, false);
             self.template(&format!("{key}.basic.password"), &b.password, allowed, false, false);
         }
+        if let Some(prefix) = &auth.path_prefix {
+            if !prefix.starts_with('/') || prefix.ends_with('/') {
+                self.report(
+                    &format!("{key}.path_prefix"),
+                    "starts with '/' and does not end with one, e.g. \"/bot{bot_token}\"",
+                );
+            }
+            self.template(&format!("{key}.path_prefix"), prefix, allowed, false, false);
+        }
     }
 
     fn source(&mut self, key: &str, value: &Option<String>) {

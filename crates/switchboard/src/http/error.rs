@@ -84,6 +84,7 @@ impl From<ServiceError> for ApiError {
             }
             E::Provider(m) | E::ProviderUncertain(m) => Self::new(StatusCode::BAD_GATEWAY, "provider_error", m),
             E::ProviderRefused(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "provider_refused", m),
+            E::TooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
             E::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
             E::Internal(detail) => {
                 // The cause goes to the log; the caller gets an opaque message.

@@ -38,8 +38,12 @@ pub(super) async fn observe(State(state): State<AppState>, req: Request, next: N
 }
 
 /// Refuses a declared body over the limit before reading it. Bodies without a
-/// length are cut off by `DefaultBodyLimit` in the JSON extractor.
+/// length are cut off by `DefaultBodyLimit` in the JSON extractor. The proxy streams
+/// bodies and has limits of its own (SWITCHBOARD_PROXY_MAX_REQUEST_MB).
 pub(super) async fn limit_declared_body(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    if req.extensions().get::<MatchedPath>().is_some_and(|m| m.as_str() == super::routes::proxy::ROUTE) {
+        return next.run(req).await;
+    }
     let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return ApiError::too_large(limit).into_response();

@@ -42,6 +42,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::connections::router())
         .merge(routes::resources::router())
         .merge(routes::actions::router())
+        .merge(routes::proxy::router())
         .merge(routes::webhooks::router())
         .merge(routes::audit::router())
 }
@@ -50,12 +51,21 @@ fn api() -> OpenApiRouter<AppState> {
 #[must_use]
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let (_, doc) = api().split_for_parts();
+    public_paths(doc)
+}
+
+/// The document with axum's catch-all spelling (`{*path}`) written the OpenAPI way (`{path}`).
+fn public_paths(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    if let Some(item) = doc.paths.paths.remove(routes::proxy::ROUTE) {
+        doc.paths.paths.insert(routes::proxy::documented_path(), item);
+    }
     doc
 }
 
 /// The complete application router.
 pub fn router(services: Services) -> Router {
     let (routes, doc) = api().split_for_parts();
+    let doc = public_paths(doc);
     let openapi_json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let max_body = services.settings.max_body_bytes;
     let state = AppState { services: Arc::new(services), openapi_json };

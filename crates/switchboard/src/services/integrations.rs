@@ -238,7 +238,10 @@ impl Services {
         for (key, value) in &settings {
             let field = key.as_str();
             match (custom, field) {
-                (true, "authorization_url" | "token_url" | "revocation_url" | "userinfo_url" | "issuer") => {
+                (
+                    true,
+                    "authorization_url" | "token_url" | "revocation_url" | "userinfo_url" | "issuer" | "api_base_url",
+                ) => {
                     let s = value
                         .as_str()
                         .ok_or_else(|| ServiceError::invalid(field, format!("{field} must be a URL string")))?;

@@ -149,6 +149,9 @@ pub enum ServiceError {
     /// existence or rate): its reason says what to change.
     #[error("{0}")]
     ProviderRefused(String),
+    /// A request body over a limit; the message names the setting.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
     /// A fault of ours. The message is logged, not shown.

@@ -10,24 +10,6 @@ use crate::support::google::{Google, Mode, SPREADSHEETS};
 use crate::support::server::{Answer, TestApp};
 use crate::support::{TestDb, spawn_app_with};
 
-async fn app_for(api: &Api) -> TestApp {
-    spawn_app_with(
-        TestDb::sqlite().await,
-        &[("outbound_overrides", &api.overrides()), ("allowed_redirects", "http://app.test/"), ("jobs", "false")],
-    )
-    .await
-}
-
-async fn connect(app: &TestApp, body: Value) -> String {
-    let mut b = json!({"org": "acme", "user": "u1"});
-    for (k, v) in body.as_object().unwrap() {
-        b[k] = v.clone();
-    }
-    let a = app.post("/v1/connections", b).await;
-    assert_eq!(a.status, 201, "{}", a.body);
-    a.body["id"].as_str().unwrap().to_owned()
-}
-
 /// Runs `action` with `input` as the app's secret key, with an idempotency key when given.
 async fn run(app: &TestApp, conn: &str, action: &str, input: Value, key: Option<&str>) -> Answer {
     let mut req = app
@@ -56,12 +38,10 @@ fn pointers(a: &Answer) -> Vec<String> {
 
 async fn slack_app() -> (Api, TestApp, String) {
     let api = slack::start().await;
-    let app = app_for(&api).await;
-    let conn = connect(
-        &app,
-        json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}),
-    )
-    .await;
+    let app = api.app().await;
+    let conn = app
+        .connect(json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}))
+        .await;
     (api, app, conn)
 }
 
@@ -196,11 +176,9 @@ async fn idempotency_keys_answer_once_and_refuse_another_input() {
         run(&app, &conn, "post_message", json!({"channel": "sales", "text": "twice"}), Some("order-1042")).await;
     assert_eq!((other.status, other.body["error"]["code"].as_str()), (409, Some("conflict")), "{}", other.body);
     // Keys are per connection: the same key on another connection is another run.
-    let conn2 = connect(
-        &app,
-        json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}),
-    )
-    .await;
+    let conn2 = app
+        .connect(json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}))
+        .await;
     let a = run(&app, &conn2, "post_message", input.clone(), Some("order-1042")).await;
     assert_eq!((a.status, a.headers.get("idempotent-replayed")), (200, None), "{}", a.body);
     // A malformed key is a 400.

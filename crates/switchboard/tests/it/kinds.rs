@@ -14,25 +14,6 @@ use crate::support::apis::{
 use crate::support::server::{Answer, TestApp};
 use crate::support::{TestDb, spawn_app_with};
 
-async fn app_for(api: &Api) -> TestApp {
-    spawn_app_with(
-        TestDb::sqlite().await,
-        &[("outbound_overrides", &api.overrides()), ("allowed_redirects", "http://app.test/"), ("jobs", "false")],
-    )
-    .await
-}
-
-/// Creates a connection from credentials (tested at the provider first); its id.
-async fn connect(app: &TestApp, body: Value) -> String {
-    let mut b = json!({"org": "acme", "user": "u1"});
-    for (k, v) in body.as_object().unwrap() {
-        b[k] = v.clone();
-    }
-    let a = app.post("/v1/connections", b).await;
-    assert_eq!(a.status, 201, "{}", a.body);
-    a.body["id"].as_str().unwrap().to_owned()
-}
-
 fn names(a: &Answer) -> Vec<String> {
     a.body["items"]
         .as_array()
@@ -190,12 +171,10 @@ async fn shared_behaviour(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_channels_and_users() {
     let api = slack::start().await;
-    let app = app_for(&api).await;
-    let id = connect(
-        &app,
-        json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}),
-    )
-    .await;
+    let app = api.app().await;
+    let id = app
+        .connect(json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}))
+        .await;
     let c = Conn { app: &app, id: id.clone() };
 
     let (all, pages) = c.all_pages("channel", "", 2).await;
@@ -237,12 +216,12 @@ async fn slack_channels_and_users() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_guilds_page_by_last_id_and_channels_resolve_in_a_chain() {
     let api = discord::start().await;
-    let app = app_for(&api).await;
-    let id = connect(
-        &app,
-        json!({"provider": "discord", "auth_mode": "bot_token", "credentials": {"bot_token": discord::BOT_TOKEN}}),
-    )
-    .await;
+    let app = api.app().await;
+    let id = app
+        .connect(
+            json!({"provider": "discord", "auth_mode": "bot_token", "credentials": {"bot_token": discord::BOT_TOKEN}}),
+        )
+        .await;
     let c = Conn { app: &app, id: id.clone() };
 
     let (all, pages) = c.all_pages("guild", "", 2).await;
@@ -285,8 +264,7 @@ async fn discord_guilds_page_by_last_id_and_channels_resolve_in_a_chain() {
     assert_eq!(app.get(&format!("/v1/connections/{id}/resources")).await.body["kinds"].as_array().unwrap().len(), 2);
     let hook = format!("https://discord.com/api/webhooks/1234567890123456789/{}", "t".repeat(68));
     let hooked =
-        connect(&app, json!({"provider": "discord", "auth_mode": "webhook", "credentials": {"webhook_url": hook}}))
-            .await;
+        app.connect(json!({"provider": "discord", "auth_mode": "webhook", "credentials": {"webhook_url": hook}})).await;
     assert_eq!(app.get(&format!("/v1/connections/{hooked}/resources")).await.body["kinds"], json!([]));
     let a = app.get(&format!("/v1/connections/{hooked}/resources/guild")).await;
     assert_eq!((a.status, a.code()), (404, "not_found"), "{}", a.body);
@@ -298,10 +276,10 @@ async fn discord_guilds_page_by_last_id_and_channels_resolve_in_a_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trello_boards_by_url_and_their_lists() {
     let api = trello::start().await;
-    let app = app_for(&api).await;
-    let id =
-        connect(&app, json!({"provider": "trello", "credentials": {"api_key": trello::KEY, "token": trello::TOKEN}}))
-            .await;
+    let app = api.app().await;
+    let id = app
+        .connect(json!({"provider": "trello", "credentials": {"api_key": trello::KEY, "token": trello::TOKEN}}))
+        .await;
     let c = Conn { app: &app, id: id.clone() };
 
     let boards = c.list("board", "").await;
@@ -333,12 +311,10 @@ async fn trello_boards_by_url_and_their_lists() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn airtable_bases_tables_and_fields() {
     let api = airtable::start().await;
-    let app = app_for(&api).await;
-    let id = connect(
-        &app,
-        json!({"provider": "airtable", "auth_mode": "api_key", "credentials": {"api_key": airtable::TOKEN}}),
-    )
-    .await;
+    let app = api.app().await;
+    let id = app
+        .connect(json!({"provider": "airtable", "auth_mode": "api_key", "credentials": {"api_key": airtable::TOKEN}}))
+        .await;
     let c = Conn { app: &app, id: id.clone() };
 
     // Airtable pages by its own size (three here) and takes no page size: a page is what it sent.
@@ -376,10 +352,10 @@ async fn airtable_bases_tables_and_fields() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notion_data_sources_search_and_properties() {
     let api = notion::start().await;
-    let app = app_for(&api).await;
-    let id =
-        connect(&app, json!({"provider": "notion", "auth_mode": "api_key", "credentials": {"api_key": notion::TOKEN}}))
-            .await;
+    let app = api.app().await;
+    let id = app
+        .connect(json!({"provider": "notion", "auth_mode": "api_key", "credentials": {"api_key": notion::TOKEN}}))
+        .await;
     let c = Conn { app: &app, id: id.clone() };
 
     let (all, pages) = c.all_pages("database", "", 2).await;
@@ -422,10 +398,10 @@ async fn notion_data_sources_search_and_properties() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_repositories_follow_the_link_header() {
     let api = github::start().await;
-    let app = app_for(&api).await;
-    let id =
-        connect(&app, json!({"provider": "github", "auth_mode": "api_key", "credentials": {"token": github::TOKEN}}))
-            .await;
+    let app = api.app().await;
+    let id = app
+        .connect(json!({"provider": "github", "auth_mode": "api_key", "credentials": {"token": github::TOKEN}}))
+        .await;
     let c = Conn { app: &app, id: id.clone() };
 
     let (all, pages) = c.all_pages("repository", "", 3).await;
@@ -457,9 +433,8 @@ async fn github_repositories_follow_the_link_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_phone_numbers_follow_the_relative_next_page_uri() {
     let api = twilio::start().await;
-    let app = app_for(&api).await;
-    let id = connect(
-        &app,
+    let app = api.app().await;
+    let id = app.connect(
         json!({"provider": "twilio", "credentials": {"account_sid": twilio::SID, "auth_token": twilio::AUTH_TOKEN}}),
     )
     .await;
@@ -487,8 +462,8 @@ async fn twilio_phone_numbers_follow_the_relative_next_page_uri() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whatsapp_phone_numbers_need_the_business_account() {
     let api = meta::start().await;
-    let app = app_for(&api).await;
-    let id = connect(&app, json!({"provider": "whatsapp", "credentials": {"access_token": meta::SYSTEM_TOKEN, "phone_number_id": meta::PHONE_ID, "business_account_id": meta::WABA}})).await;
+    let app = api.app().await;
+    let id = app.connect(json!({"provider": "whatsapp", "credentials": {"access_token": meta::SYSTEM_TOKEN, "phone_number_id": meta::PHONE_ID, "business_account_id": meta::WABA}})).await;
     let c = Conn { app: &app, id: id.clone() };
 
     let (all, pages) = c.all_pages("phone_number", "", 1).await;
@@ -499,7 +474,7 @@ async fn whatsapp_phone_numbers_need_the_business_account() {
 
     // Without the business account id there is nothing to list them by: said, not sent.
     let calls = api.calls();
-    let bare = connect(&app, json!({"provider": "whatsapp", "credentials": {"access_token": meta::SYSTEM_TOKEN, "phone_number_id": meta::PHONE_ID}})).await;
+    let bare = app.connect(json!({"provider": "whatsapp", "credentials": {"access_token": meta::SYSTEM_TOKEN, "phone_number_id": meta::PHONE_ID}})).await;
     let a = app.get(&format!("/v1/connections/{bare}/resources/phone_number")).await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert!(a.body["error"]["message"].as_str().unwrap().contains("business_account_id"), "{}", a.body);
@@ -511,7 +486,7 @@ async fn whatsapp_phone_numbers_need_the_business_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facebook_pages_through_facebook_login() {
     let api = meta::start().await;
-    let app = app_for(&api).await;
+    let app = api.app().await;
     assert_eq!(app.create_integration("meta", "facebook", "meta-secret").await.status, 201);
     let id = connect_oauth(&app, json!({"integration": "meta"})).await;
     let c = Conn { app: &app, id: id.clone() };
@@ -534,8 +509,8 @@ async fn facebook_pages_through_facebook_login() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shopify_products_and_locations_follow_page_info() {
     let api = shopify::start().await;
-    let app = app_for(&api).await;
-    let id = connect(&app, json!({"provider": "shopify", "auth_mode": "api_key", "credentials": {"shop": "acme", "access_token": shopify::TOKEN}})).await;
+    let app = api.app().await;
+    let id = app.connect(json!({"provider": "shopify", "auth_mode": "api_key", "credentials": {"shop": "acme", "access_token": shopify::TOKEN}})).await;
     let c = Conn { app: &app, id: id.clone() };
 
     let (all, pages) = c.all_pages("product", "", 3).await;
@@ -563,8 +538,8 @@ async fn shopify_products_and_locations_follow_page_info() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openai_models() {
     let api = openai::start().await;
-    let app = app_for(&api).await;
-    let id = connect(&app, json!({"provider": "openai", "credentials": {"api_key": openai::KEY}})).await;
+    let app = api.app().await;
+    let id = app.connect(json!({"provider": "openai", "credentials": {"api_key": openai::KEY}})).await;
     let c = Conn { app: &app, id: id.clone() };
 
     let models = c.list("model", "").await;
@@ -582,7 +557,7 @@ async fn openai_models() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microsoft_mail_folders_calendars_teams_and_channels() {
     let api = microsoft::start().await;
-    let app = app_for(&api).await;
+    let app = api.app().await;
     let a = app.post("/v1/integrations", json!({"id": "m365", "provider": "outlook", "client_id": "ms-client", "client_secret": "ms-secret", "settings": {"tenant": "contoso.onmicrosoft.com"}})).await;
     assert_eq!(a.status, 201, "{}", a.body);
     let scopes = |s: &[&str]| json!(["offline_access", "User.Read"].iter().chain(s).collect::<Vec<_>>());
@@ -653,11 +628,9 @@ async fn a_resolve_stops_at_its_bound_and_says_so() {
         ],
     )
     .await;
-    let id = connect(
-        &app,
-        json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}),
-    )
-    .await;
+    let id = app
+        .connect(json!({"provider": "slack", "auth_mode": "bot_token", "credentials": {"bot_token": slack::BOT_TOKEN}}))
+        .await;
     let c = Conn { app: &app, id };
 
     // An id on the first page ends the scan there; a name found within the bound is still marked, as

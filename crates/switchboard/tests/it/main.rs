@@ -19,6 +19,7 @@ mod oauth_catalog;
 mod oauth_providers;
 mod oidc;
 mod outbound;
+mod proxy;
 mod resources;
 mod security;
 mod service_account;

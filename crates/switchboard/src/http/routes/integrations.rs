@@ -24,8 +24,16 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The custom-oauth2 fields that API.md puts at the top level; stored as settings.
-const CUSTOM_FIELDS: [&str; 7] =
-    ["authorization_url", "token_url", "revocation_url", "userinfo_url", "client_auth", "pkce", "issuer"];
+const CUSTOM_FIELDS: [&str; 8] = [
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "userinfo_url",
+    "client_auth",
+    "pkce",
+    "issuer",
+    "api_base_url",
+];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +68,8 @@ struct CreateIntegration {
     pkce: Option<bool>,
     /// custom-oauth2 only: the server's issuer identifier, checked against `iss` on the callback (RFC 9207).
     issuer: Option<String>,
+    /// custom-oauth2 only: the API the tokens are for, which the proxy appends paths to.
+    api_base_url: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -141,6 +151,7 @@ async fn create_integration(
         body.client_auth.map(Value::String),
         body.pkce.map(Value::Bool),
         body.issuer.map(Value::String),
+        body.api_base_url.map(Value::String),
     ];
     for (name, value) in CUSTOM_FIELDS.iter().zip(custom) {
         if let Some(v) = value {

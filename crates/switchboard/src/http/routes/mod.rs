@@ -5,6 +5,7 @@ pub(super) mod health;
 pub(super) mod integrations;
 pub(super) mod oauth;
 pub(super) mod providers;
+pub(super) mod proxy;
 pub(super) mod resources;
 pub(super) mod sessions;
 pub(super) mod webhooks;

@@ -301,7 +301,7 @@ pub fn build_request(
         (None, Some(p)) => {
             let base = base_template
                 .ok_or_else(|| ServiceError::Internal(format!("{}: relative path without a base URL", provider.id)))?;
-            format!("{}{}", vars.render_url(base)?, vars.render_url(p)?)
+            format!("{}{}{}", vars.render_url(base)?, path_prefix(spec, creds, vars)?, vars.render_url(p)?)
         }
         (None, None) => return Err(ServiceError::Internal(format!("{}: request without path or url", provider.id))),
     };
@@ -384,6 +384,14 @@ pub fn build_request(
     req.url = url;
     req.headers = headers;
     Ok(req)
+}
+
+/// The credential's part of every relative path (Telegram's `/bot{bot_token}`), where it has one.
+pub fn path_prefix(spec: &RequestSpec, creds: &Credentials<'_>, vars: &Vars<'_>) -> Result<String, ServiceError> {
+    match (spec.auth, creds.apply.and_then(|a| a.path_prefix.as_deref())) {
+        (RequestAuth::Default, Some(prefix)) => vars.render_url(prefix),
+        _ => Ok(String::new()),
+    }
 }
 
 /// Placeholders whose value is a count: a JSON body string that is exactly one of them is sent as

@@ -2,7 +2,7 @@
 //! catalog says (an OAuth token, API-key fields, a service-account token),
 //! refreshed first where due, one forced refresh and one retry on a 401, and
 //! the connection moved to `needs_reauth` when the provider still refuses it.
-//! Resource listings use this today; actions and the proxy will too.
+//! Resource listings and actions use this; the proxy signs with the same `Signer`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +27,8 @@ pub(crate) struct Signer {
     token: Option<String>,
     placeholders: BTreeMap<String, String>,
     metadata: BTreeMap<String, Value>,
+    /// The API base URL the integration names (custom-oauth2), as a template.
+    integration_base: Option<String>,
     /// The HTTP status of the last answer received with these credentials.
     pub last_status: Option<u16>,
 }
@@ -41,6 +43,9 @@ impl Signer {
     /// The base URL relative paths are appended to: the mode's own, else the provider's.
     #[must_use]
     pub(crate) fn base(&self) -> Option<&str> {
+        if let Some(own) = &self.integration_base {
+            return Some(own);
+        }
         self.mode
             .and_then(|m| self.provider.credentials.get(&m))
             .and_then(|spec| spec.base_url.as_deref())
@@ -60,7 +65,7 @@ impl Signer {
         v
     }
 
-    fn credentials(&self) -> Credentials<'_> {
+    pub(crate) fn credentials(&self) -> Credentials<'_> {
         let apply = match self.mode {
             Some(m) if m != CredentialMode::ServiceAccount => {
                 self.provider.credentials.get(&m).and_then(|spec| spec.auth.as_ref())
@@ -192,7 +197,7 @@ impl Services {
                 ServiceError::InvalidCredentials(m) => ServiceError::NeedsReauth(m),
                 other => other,
             })?;
-            let placeholders = self.connection_placeholders(&rec, &provider).await?;
+            let (placeholders, integration_base) = self.integration_context(&rec, &provider).await?;
             return Ok(Signer {
                 token: Some(tokens.access_token.clone()),
                 rec,
@@ -201,6 +206,7 @@ impl Services {
                 fields: None,
                 placeholders,
                 metadata,
+                integration_base,
                 last_status: None,
             });
         }
@@ -221,29 +227,40 @@ impl Services {
             token,
             placeholders: BTreeMap::new(),
             metadata,
+            integration_base: None,
             last_status: None,
         })
     }
 
-    /// The placeholder values an OAuth connection's API URLs use (a Shopify shop, a tenant).
-    async fn connection_placeholders(
+    /// The placeholder values an OAuth connection's API URLs use (a Shopify shop, a tenant), and
+    /// the API base URL a custom-oauth2 integration names.
+    async fn integration_context(
         &self,
         rec: &ConnectionRecord,
         provider: &Provider,
-    ) -> ServiceResult<BTreeMap<String, String>> {
-        if provider.placeholders.is_empty() {
-            return Ok(BTreeMap::new());
+    ) -> ServiceResult<(BTreeMap<String, String>, Option<String>)> {
+        let custom = provider.id == crate::services::integrations::CUSTOM_OAUTH2;
+        if provider.placeholders.is_empty() && !custom {
+            return Ok((BTreeMap::new(), None));
         }
-        let Some(integration) = &rec.integration else { return Ok(BTreeMap::new()) };
-        let Some(integration) = self.store.integration(integration).await? else { return Ok(BTreeMap::new()) };
+        let Some(integration) = &rec.integration else { return Ok((BTreeMap::new(), None)) };
+        let Some(integration) = self.store.integration(integration).await? else {
+            return Ok((BTreeMap::new(), None));
+        };
         let settings: Map<String, Value> = serde_json::from_str(&integration.settings).unwrap_or_default();
         let account: BTreeMap<String, String> = serde_json::from_str(&rec.params).unwrap_or_default();
-        crate::services::oauth::connect::placeholder_values(
+        let placeholders = crate::services::oauth::connect::placeholder_values(
             provider,
             &settings,
             &account,
             self.settings.allow_private_networks,
-        )
+        )?;
+        // A literal URL used where a template is expected: its braces are text.
+        let base = custom
+            .then(|| settings.get("api_base_url").and_then(Value::as_str))
+            .flatten()
+            .map(|u| u.replace('{', "{{").replace('}', "}}"));
+        Ok((placeholders, base))
     }
 
     /// Sends what `make` builds as the connection. A 401 forces one refresh (OAuth)
@@ -291,7 +308,7 @@ impl Services {
 
     /// Records that the provider refuses the connection's credentials, tells subscribers, and
     /// answers with the 409 the caller gets.
-    async fn mark_needs_reauth(&self, rec: &ConnectionRecord, reason: &str) -> ServiceError {
+    pub(super) async fn mark_needs_reauth(&self, rec: &ConnectionRecord, reason: &str) -> ServiceError {
         let now = self.clock.now();
         let message = format!("{} refused the connection's credentials: {reason}", rec.provider);
         if let Err(e) =

@@ -20,12 +20,17 @@ impl Idp {
     }
 
     pub async fn start_on(db: TestDb, extra: &[(&str, &str)]) -> Self {
+        Self::start_with_ttl(db, extra, 60).await
+    }
+
+    /// With access tokens that live `access_ttl_s` at the authorization server.
+    pub async fn start_with_ttl(db: TestDb, extra: &[(&str, &str)], access_ttl_s: u64) -> Self {
         let mut settings =
             vec![("allowed_redirects", "http://app.test/"), ("refresh_window_s", "30"), ("jobs", "false")];
         settings.extend_from_slice(extra);
         let app = spawn_app_with(db, &settings).await;
         let callback = format!("{}/oauth/callback", app.base);
-        let server = oauth_server(&callback, 60);
+        let server = oauth_server(&callback, access_ttl_s);
         let base = format!("http://127.0.0.1:{}", server.port);
         let a = app
             .post(
@@ -35,7 +40,7 @@ impl Idp {
                     "scopes": ["openid", "email", "profile", "offline_access"], "redirect_uri": callback,
                     "authorization_url": format!("{base}/auth"), "token_url": format!("{base}/token"),
                     "revocation_url": format!("{base}/token/revocation"), "userinfo_url": format!("{base}/me"),
-                    "issuer": base, "client_auth": "basic", "pkce": true
+                    "issuer": base, "client_auth": "basic", "pkce": true, "api_base_url": base
                 }),
             )
             .await;

@@ -14,6 +14,7 @@ pub mod process;
 pub mod receiver;
 pub mod server;
 pub mod signing;
+pub mod upstream;
 
 pub use db::TestDb;
 pub use server::{spawn_app, spawn_app_with};

@@ -158,6 +158,18 @@ impl TestApp {
         a.body["token"].as_str().expect("token").to_owned()
     }
 
+    /// Creates a connection from credentials (tested at the provider first) for user `u1` of org
+    /// `acme` unless `body` says otherwise; its id.
+    pub async fn connect(&self, body: Value) -> String {
+        let mut b = serde_json::json!({"org": "acme", "user": "u1"});
+        for (k, v) in body.as_object().expect("an object") {
+            b[k] = v.clone();
+        }
+        let a = self.post("/v1/connections", b).await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        a.body["id"].as_str().expect("id").to_owned()
+    }
+
     pub async fn create_integration(&self, id: &str, provider: &str, secret: &str) -> Answer {
         self.post(
             "/v1/integrations",

@@ -99,6 +99,15 @@ pub struct Api {
 }
 
 impl Api {
+    /// A server (SQLite, no background jobs) whose calls to the provider come here.
+    pub async fn app(&self) -> TestApp {
+        super::spawn_app_with(
+            super::TestDb::sqlite().await,
+            &[("outbound_overrides", &self.overrides()), ("allowed_redirects", "http://app.test/"), ("jobs", "false")],
+        )
+        .await
+    }
+
     /// The `SWITCHBOARD_OUTBOUND_OVERRIDES` that send the provider's origins here.
     pub fn overrides(&self) -> String {
         overrides(&self.fakes.iter().collect::<Vec<_>>())
