@@ -9,6 +9,7 @@ mod deliveries;
 mod idp;
 mod listings;
 mod load;
+mod proxy;
 mod refresher;
 mod scenarios;
 mod server;
@@ -21,7 +22,7 @@ use clap::Parser;
 #[command(name = "switchboard-bench", about = "Load scenarios against a Switchboard server (loopback only)")]
 struct Args {
     /// Scenario: healthz, integration-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle,
-    /// listing-cached, resolve-cached, listing-cold, listing-memory.
+    /// listing-cached, resolve-cached, listing-cold, listing-memory, proxy, proxy-stream.
     scenario: String,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 32)]
@@ -81,6 +82,19 @@ async fn main() -> anyhow::Result<()> {
             cache_mb: args.listing_cache_mb,
         };
         return listings::run(&args.scenario, &options).await;
+    }
+    if args.scenario == "upstream-stand-in" {
+        return proxy::serve_upstream().await;
+    }
+    if args.scenario.starts_with("proxy") {
+        return proxy::run(
+            &args.scenario,
+            &args.database,
+            args.rows,
+            args.concurrency,
+            Duration::from_secs(args.seconds),
+        )
+        .await;
     }
     if args.scenario.starts_with("refresher") {
         return refresher::run(&args.scenario, &args.database, args.rows, Duration::from_secs(args.seconds)).await;

@@ -134,13 +134,12 @@ impl Spawned {
     }
 
     pub(crate) fn rss_mib(&self) -> f64 {
-        let Some(pid) = self.child.id() else { return 0.0 };
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
+        self.child.id().map_or(0.0, |pid| rss_kib(pid) as f64 / 1024.0)
+    }
+
+    /// The server's process id (0 once it has exited).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
     }
 
     pub(crate) async fn stop(mut self) {
@@ -187,4 +186,14 @@ pub(crate) async fn wait_for_count(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(started.elapsed().as_secs_f64())
+}
+
+/// A process's resident memory now, in KiB (0 if it cannot be read).
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
 }

@@ -1,5 +1,6 @@
 //! Recently checked access, reused for `SWITCHBOARD_ACCESS_CACHE_MS`: secret keys by digest (the
-//! principal they are), and connections by id (the rules of who may see them). With both, a read
+//! principal they are), and connections by id (the rules of who may see them, and the record a
+//! provider call signs with: credentials still sealed). With both, a read
 //! served from memory — a cached listing for the host app's backend — asks the database nothing.
 //! A change made through this instance (a key revoked, a connection made private or deleted)
 //! drops the entries at once; one made elsewhere (another instance, the CLI) is seen within that
@@ -116,6 +117,7 @@ impl Services {
     pub(crate) fn forget_connection_caches(&self, id: &str) {
         self.listing_cache.forget_connection(id);
         self.connection_gates.forget(id);
+        self.connection_records.forget(id);
     }
 }
 

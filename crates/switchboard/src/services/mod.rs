@@ -54,6 +54,8 @@ pub struct Services {
     pub checked_tokens: Arc<access_cache::RecentlyChecked<Principal>>,
     /// Connections' access rules read lately, by id.
     pub connection_gates: Arc<access_cache::RecentlyChecked<access_cache::ConnectionGate>>,
+    /// Connection rows (credentials sealed) read within the access cache time.
+    pub connection_records: Arc<access_cache::RecentlyChecked<crate::store::ConnectionRecord>>,
 }
 
 impl Services {
@@ -93,6 +95,7 @@ impl Services {
             input_validators: Arc::default(),
             checked_tokens: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             connection_gates: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
+            connection_records: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
             store,
             vault: Arc::new(vault),

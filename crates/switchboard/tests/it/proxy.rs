@@ -460,3 +460,38 @@ async fn hundred_mebibyte_bodies_stream_through_the_binary_in_bounded_memory() {
     assert!(logs.contains("proxied") && logs.contains("upload"), "{logs}");
     assert!(!logs.contains("name=big.bin") && !logs.contains(API_KEY) && !logs.contains(&key), "{logs}");
 }
+
+/// Answers every name with one address.
+struct OneAddress(std::net::IpAddr);
+
+impl switchboard::outbound::HostLookup for OneAddress {
+    fn lookup(
+        &self,
+        _host: &str,
+        port: u16,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<std::net::SocketAddr>>> {
+        let addr = std::net::SocketAddr::new(self.0, port);
+        Box::pin(async move { Ok(vec![addr]) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_that_resolves_to_a_private_address_is_refused() {
+    let lookup = std::sync::Arc::new(OneAddress("10.20.30.40".parse().unwrap()));
+    let app = crate::support::server::spawn_app_resolving(
+        TestDb::sqlite().await,
+        &[("allow_private_networks", "false"), ("jobs", "false")],
+        lookup,
+    )
+    .await;
+    // Saved unchecked (no test path); the name only turns out to be internal when it is called.
+    let conn = app
+        .connect(json!({"provider": "custom-api-key", "credentials": {
+            "base_url": "https://api.internal.example/v1", "header_name": "X-API-Key", "api_key": API_KEY}}))
+        .await;
+    let a = get(&app, &conn, "echo").await;
+    assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("connection")), "{}", a.body);
+    let message = a.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("private or loopback"), "{message}");
+    assert!(!message.contains(API_KEY));
+}

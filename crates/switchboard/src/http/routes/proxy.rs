@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use crate::http::AppState;
 use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::extract::Auth;
-use crate::services::using::proxy::ProxyCall;
+use crate::services::using::proxy::{ProxyBody, ProxyCall};
 
 /// The route's path; `{*path}` is axum's catch-all, shown as `{path}` in the OpenAPI document.
 pub(crate) const ROUTE: &str = "/v1/proxy/{connection_id}/{*path}";
@@ -54,7 +54,10 @@ async fn proxy(
         body: Box::pin(body.into_data_stream().map_err(std::io::Error::other)),
     };
     let answer = state.services.proxy(&actor, connection, call).await?;
-    let mut res = Response::new(Body::from_stream(answer.body));
+    let mut res = Response::new(match answer.body {
+        ProxyBody::Whole(bytes) => Body::from(bytes),
+        ProxyBody::Stream(stream) => Body::from_stream(stream),
+    });
     *res.status_mut() = answer.status;
     *res.headers_mut() = answer.headers;
     Ok(res)

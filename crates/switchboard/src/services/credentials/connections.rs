@@ -444,6 +444,7 @@ impl Services {
         let updated =
             self.store.update_connection_settings(&rec.id, label.as_deref(), shared, self.clock.now().millis()).await?;
         self.connection_gates.forget(&rec.id);
+        self.connection_records.forget(&rec.id);
         self.audit_connection(
             actor,
             &updated,
@@ -548,6 +549,7 @@ impl Services {
                 TestOutcome { ok: false, account: None, error: Some(e) }
             }
         };
+        self.connection_records.forget(&rec.id);
         let outcome_kind = if outcome.ok { Outcome::Success } else { Outcome::Failure };
         let detail = serde_json::json!({ "error": outcome.error.as_ref().map(ToString::to_string) });
         self.audit_connection(actor, &rec, "connection.test", outcome_kind, detail).await?;

@@ -158,6 +158,7 @@ impl Services {
                 }
                 self.metrics.observe_refresh(&rec.provider, "success", elapsed);
                 let updated = self.store.connection(&rec.id, None).await?.unwrap_or(rec);
+                self.connection_records.forget(&updated.id);
                 Ok((updated, tokens))
             }
             Err(RefreshError::Token(e)) => {
@@ -260,6 +261,11 @@ impl Services {
                 },
             )
             .await?;
+        if new_status == status::NEEDS_REAUTH {
+            self.forget_connection_caches(&rec.id);
+        } else {
+            self.connection_records.forget(&rec.id);
+        }
         let announce = match new_status {
             status::NEEDS_REAUTH => Some("connection.needs_reauth"),
             status::ERROR if rec.status != status::ERROR => Some("connection.error"),

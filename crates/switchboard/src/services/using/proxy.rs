@@ -32,8 +32,9 @@ pub type BodyStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 pub const RATE_LIMIT_RETRIES: &str = "switchboard-rate-limit-retries";
 /// The most a caller may ask for in `Switchboard-Rate-Limit-Retries`.
 const MAX_RATE_LIMIT_RETRIES: u32 = 5;
-/// How much of an error answer is read to find a provider's rate-limit signal in its body.
-const ERROR_PEEK_BYTES: usize = 64 << 10;
+/// How much of an error answer is read to find a provider's rate-limit signal in its body, and
+/// the largest declared answer read whole rather than streamed.
+const SMALL_ANSWER_BYTES: usize = 64 << 10;
 /// The wait when a provider signals a rate limit without saying for how long.
 const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
 
@@ -52,7 +53,14 @@ pub struct ProxyCall {
 pub struct ProxyAnswer {
     pub status: StatusCode,
     pub headers: HeaderMap,
-    pub body: BodyStream,
+    pub body: ProxyBody,
+}
+
+/// A small answer is read whole (it then goes back in one write, with no hand-over per chunk);
+/// a large or open-ended one streams.
+pub enum ProxyBody {
+    Whole(Bytes),
+    Stream(BodyStream),
 }
 
 /// Headers that describe one hop and never travel further (RFC 9110 7.6.1).
@@ -240,7 +248,7 @@ impl Services {
         let provider = rec.provider.clone();
         let fail = |e: ServiceError| (Some(provider.clone()), e);
         let limits = self.settings.proxy.clone();
-        let declared = call.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let declared = content_length(&call.headers);
         if declared.is_some_and(|n| n > limits.max_request_bytes) {
             return Err(fail(too_large(limits.max_request_bytes)));
         }
@@ -286,33 +294,32 @@ impl Services {
                 let reason = format!("HTTP 401 to a proxied {} request, after a refresh", call.method);
                 let _ = self.mark_needs_reauth(&signer.rec, &reason).await;
             }
-            let mut answer = ProxyAnswer {
-                status,
-                headers: without_hop_headers(res.headers(), &PROVIDERS_OWN),
-                body: watched(res, limits.timeout, limits.max_response_bytes),
+            let headers = without_hop_headers(res.headers(), &PROVIDERS_OWN);
+            let declared = content_length(&headers);
+            if declared.is_some_and(|n| n > limits.max_response_bytes) {
+                return Err(fail(ServiceError::Provider(format!(
+                    "{}'s answer is larger than the proxy's {}-byte limit (SWITCHBOARD_PROXY_MAX_RESPONSE_MB)",
+                    signer.provider.name, limits.max_response_bytes
+                ))));
+            }
+            let answer_body = watched(res, limits.timeout, limits.max_response_bytes);
+            let small = declared.is_some_and(|n| n <= SMALL_ANSWER_BYTES as u64);
+            if status.as_u16() < 400 && !small {
+                return Ok((provider, ProxyAnswer { status, headers, body: ProxyBody::Stream(answer_body) }));
+            }
+            // Small, or an error (small in practice): read whole, up to a bound, so a rate-limit
+            // signal in the body can be seen.
+            let read = read_prefix(answer_body, SMALL_ANSWER_BYTES).await.map_err(|e| {
+                fail(ServiceError::Provider(format!("{}'s answer broke off: {e}", signer.provider.name)))
+            })?;
+            let whole = match read {
+                Ok(whole) => whole,
+                Err(rest) => return Ok((provider, ProxyAnswer { status, headers, body: ProxyBody::Stream(rest) })),
             };
+            let mut answer = ProxyAnswer { status, headers, body: ProxyBody::Whole(whole.clone()) };
             if status.as_u16() < 400 {
-                if answer_too_large(&answer.headers, limits.max_response_bytes) {
-                    return Err(fail(ServiceError::Provider(format!(
-                        "{}'s answer is larger than the proxy's {}-byte limit (SWITCHBOARD_PROXY_MAX_RESPONSE_MB)",
-                        signer.provider.name, limits.max_response_bytes
-                    ))));
-                }
                 return Ok((provider, answer));
             }
-            // An error answer is small: read its start to see the provider's rate-limit signals.
-            let peeked = read_prefix(std::mem::replace(&mut answer.body, stream::empty().boxed()), ERROR_PEEK_BYTES)
-                .await
-                .map_err(|e| {
-                    fail(ServiceError::Provider(format!("{}'s answer broke off: {e}", signer.provider.name)))
-                })?;
-            let whole = match peeked {
-                Ok(whole) => whole,
-                Err(rest) => {
-                    answer.body = rest;
-                    return Ok((provider, answer));
-                }
-            };
             let seen = OutboundResponse { status, headers: answer.headers.clone(), body: whole.clone() };
             if let Some(after) = connector::rate_limited(&signer.provider, &seen) {
                 let wait = after.map_or(DEFAULT_RATE_LIMIT_WAIT, Duration::from_secs);
@@ -328,7 +335,6 @@ impl Services {
                     answer.headers.insert(header::RETRY_AFTER, HeaderValue::from(after));
                 }
             }
-            answer.body = stream::once(async move { Ok(whole) }).boxed();
             return Ok((provider, answer));
         }
     }
@@ -421,8 +427,8 @@ fn is_credential_header(signer: &Signer, name: &HeaderName) -> bool {
         .is_some_and(|a| a.header.keys().any(|k| vars.render(k).is_ok_and(|k| k.eq_ignore_ascii_case(name.as_str()))))
 }
 
-fn answer_too_large(headers: &HeaderMap, limit: u64) -> bool {
-    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).is_some_and(|n| n > limit)
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
 }
 
 fn status_class(s: StatusCode) -> &'static str {

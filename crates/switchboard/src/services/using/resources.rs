@@ -297,16 +297,25 @@ impl Services {
         let rec = self.visible_connection(actor, id).await?;
         let gate = ConnectionGate::from(&rec);
         self.connection_gates.put(id, gate.clone(), now, None);
+        self.connection_records.put(id, rec.clone(), now, None);
         Ok(Caller { actor, gate, read: Some(rec) })
     }
 
-    /// The connection's record for a provider call: the one this request read, else read now
-    /// (not its cached access rules).
+    /// The connection's record for a provider call: the one this request read, else one read
+    /// within the access cache time, else read now. A record a little stale is safe to sign
+    /// with: a refresh re-reads the row under its lease, and a token another instance replaced
+    /// meets a 401 that fetches the current one.
     pub(super) async fn record_of(&self, conn: &Caller<'_>) -> ServiceResult<ConnectionRecord> {
-        match &conn.read {
-            Some(rec) => Ok(rec.clone()),
-            None => self.visible_connection(conn.actor, &conn.gate.id).await,
+        if let Some(rec) = &conn.read {
+            return Ok(rec.clone());
         }
+        let now = self.clock.now().millis();
+        if let Some(rec) = self.connection_records.get(&conn.gate.id, now) {
+            return Ok(rec);
+        }
+        let rec = self.visible_connection(conn.actor, &conn.gate.id).await?;
+        self.connection_records.put(&conn.gate.id, rec.clone(), now, None);
+        Ok(rec)
     }
 
     /// One page from the provider.
