@@ -694,6 +694,10 @@ pub struct RequestSpec {
     pub body: BodyKind,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, serde_json::Value>,
+    /// Instead of `params`, the whole JSON body as one typed template: `"{input.payload}"` sends
+    /// an input object as it is (a webhook's payload). Actions only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<serde_json::Value>,
     #[serde(default)]
     pub auth: RequestAuth,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -727,6 +731,7 @@ impl Default for RequestSpec {
             query: BTreeMap::new(),
             body: BodyKind::None,
             params: BTreeMap::new(),
+            document: None,
             auth: RequestAuth::default(),
             ok_field: None,
             invalid_statuses: None,

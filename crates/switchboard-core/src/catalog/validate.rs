@@ -194,6 +194,15 @@ impl Checker<'_> {
         for (p, v) in &req.params {
             self.json_templates(&format!("{key}.params.{p}"), v, allowed);
         }
+        if let Some(doc) = &req.document {
+            if req.body != BodyKind::Json || !req.params.is_empty() {
+                self.report(
+                    &format!("{key}.document"),
+                    "a document is a whole JSON body: `body = \"json\"` and no `params`",
+                );
+            }
+            self.json_templates(&format!("{key}.document"), doc, allowed);
+        }
         for (name, p) in [("ok_field", &req.ok_field), ("id", &req.id), ("name", &req.name), ("email", &req.email)] {
             if let Some(p) = p {
                 self.path(&format!("{key}.{name}"), p);
@@ -512,6 +521,7 @@ fn request_uses(req: &RequestSpec, name: &str) -> bool {
         || req.url.as_deref().is_some_and(uses)
         || req.query.values().any(|v| uses(v))
         || req.params.values().any(|v| v.as_str().is_some_and(uses))
+        || req.document.as_ref().and_then(serde_json::Value::as_str).is_some_and(uses)
 }
 
 /// The first cycle through `start`'s parents, if any.
@@ -738,6 +748,9 @@ fn check_mode(c: &mut Checker<'_>, p: &Provider, mode: CredentialMode, spec: &Cr
     }
 }
 
+/// Action names that are a verb alone: what they act on is the connection (API.md's `send`).
+const LONE_VERBS: [&str; 1] = ["send"];
+
 /// Every action: a name in verb_noun style, words for people and models, an input schema that is
 /// valid JSON Schema 2020-12 whose resource bindings name this provider's kinds (with their
 /// parents bound too), a request whose templates use only declared inputs (and, in its path,
@@ -762,7 +775,8 @@ fn check_actions(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<Stri
         if let Some(r) = &action.refused_if {
             c.path(&format!("{key}.refused_if"), r);
         }
-        if !is_snake(name) || !name.contains('_') {
+        // A verb alone only where the object is the connection itself (a webhook's `send`).
+        if !is_snake(name) || !(name.contains('_') || LONE_VERBS.contains(&name)) {
             c.report(&key, "action names are snake_case verb_noun (post_message, append_row)");
         }
         c.non_empty(&format!("{key}.title"), &action.title);

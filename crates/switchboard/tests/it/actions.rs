@@ -3,9 +3,12 @@
 //! input error at once, a provider refusal, a refused credential retried, a rate limit, tenancy,
 //! `Idempotency-Key` replays and conflicts, the audit entry (without input values) and metrics.
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Value, json};
 
-use crate::support::apis::{Api, Trouble, slack};
+use crate::support::apis::{Api, Trouble, discord, slack, telegram};
+use crate::support::fakes::{Fake, shape};
 use crate::support::google::{Google, Mode, SPREADSHEETS};
 use crate::support::server::{Answer, TestApp};
 use crate::support::{TestDb, spawn_app_with};
@@ -370,4 +373,258 @@ async fn sheets_read_update_and_clear_ranges() {
     let a = run(&app, &conn, "clear_range", with(json!({"range": "A2:D100"})), None).await;
     assert_eq!((a.status, a.body["error"]["code"].as_str()), (403, Some("insufficient_scope")), "{}", a.body);
     assert!(a.body["error"]["message"].as_str().unwrap().contains("auth/spreadsheets"), "{}", a.body);
+}
+
+async fn telegram_app() -> (Api, TestApp, String) {
+    let api = telegram::start().await;
+    let app = api.app().await;
+    let conn = app.connect(json!({"provider": "telegram", "credentials": {"bot_token": telegram::TOKEN}})).await;
+    (api, app, conn)
+}
+
+#[tokio::test]
+async fn telegram_sends_messages_photos_documents_locations_and_polls() {
+    let (api, app, conn) = telegram_app().await;
+    let listed = app.get(&format!("/v1/connections/{conn}/actions")).await;
+    let names: Vec<&str> =
+        listed.body["actions"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["send_document", "send_location", "send_message", "send_photo", "send_poll"]);
+
+    let a = run(
+        &app,
+        &conn,
+        "send_message",
+        json!({"chat_id": telegram::CHAT, "text": "<b>Deploy</b> done", "parse_mode": "HTML"}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["output"],
+        json!({"message_id": 4711, "chat_id": telegram::CHAT, "date": 1_764_547_200, "text": "<b>Deploy</b> done"})
+    );
+    assert_eq!(
+        api.control.last_json("sendMessage"),
+        json!({"chat_id": telegram::CHAT, "text": "<b>Deploy</b> done", "parse_mode": "HTML"}),
+        "the chat id stays a number"
+    );
+    assert!(api.control.log().last().unwrap().starts_with(&format!("POST /bot{}/sendMessage", telegram::TOKEN)));
+    let a = run(
+        &app,
+        &conn,
+        "send_message",
+        json!({"chat_id": "@acme_news", "text": "hi", "disable_notification": true}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        api.control.last_json("sendMessage"),
+        json!({"chat_id": "@acme_news", "text": "hi", "disable_notification": true})
+    );
+
+    let a = run(
+        &app,
+        &conn,
+        "send_photo",
+        json!({"chat_id": telegram::CHAT, "photo": "https://cdn.acme.example/chart.png", "caption": "Q3"}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        api.control.last_json("sendPhoto"),
+        json!({"chat_id": telegram::CHAT, "photo": "https://cdn.acme.example/chart.png", "caption": "Q3"})
+    );
+    let a = run(
+        &app,
+        &conn,
+        "send_document",
+        json!({"chat_id": telegram::CHAT, "document": "https://cdn.acme.example/report.pdf"}),
+        None,
+    )
+    .await;
+    assert_eq!((a.status, a.body["output"]["file_name"].as_str()), (200, Some("report.pdf")), "{}", a.body);
+    let a = run(
+        &app,
+        &conn,
+        "send_location",
+        json!({"chat_id": telegram::CHAT, "latitude": 52.52, "longitude": 13.405}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        api.control.last_json("sendLocation"),
+        json!({"chat_id": telegram::CHAT, "latitude": 52.52, "longitude": 13.405})
+    );
+    assert_eq!(a.body["output"]["latitude"], 52.52);
+    let poll = json!({"chat_id": telegram::CHAT, "question": "Lunch?", "options": [{"text": "Pizza"}, {"text": "Sushi"}], "is_anonymous": false});
+    let a = run(&app, &conn, "send_poll", poll.clone(), None).await;
+    assert_eq!((a.status, a.body["output"]["poll_id"].as_str()), (200, Some("5172436712881995789")), "{}", a.body);
+    assert_eq!(api.control.last_json("sendPoll"), poll);
+}
+
+#[tokio::test]
+async fn telegram_input_errors_refusals_limits_and_retries() {
+    let (api, app, conn) = telegram_app().await;
+    let before = api.calls();
+    let a = run(&app, &conn, "send_message", json!({"chat_id": true, "parse_mode": "BBCode"}), None).await;
+    assert_eq!(pointers(&a), ["/input", "/input/chat_id", "/input/parse_mode"], "{}", a.body);
+    let a =
+        run(&app, &conn, "send_poll", json!({"chat_id": 1, "question": "?", "options": [{"text": "only one"}]}), None)
+            .await;
+    assert_eq!(pointers(&a), ["/input/options"], "{}", a.body);
+    let a = run(&app, &conn, "send_location", json!({"chat_id": 1, "latitude": 91, "longitude": "east"}), None).await;
+    assert_eq!(pointers(&a), ["/input/latitude", "/input/longitude"], "{}", a.body);
+    assert_eq!(api.calls(), before, "nothing reaches Telegram");
+
+    // Telegram's own refusal, with its description.
+    let a = run(&app, &conn, "send_message", json!({"chat_id": 42, "text": "hi"}), None).await;
+    assert_eq!((a.status, a.code()), (422, "provider_refused"), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("chat not found"), "{}", a.body);
+    // The wait Telegram gives in its body comes back as Retry-After.
+    api.set(Trouble::RateLimited);
+    let a = run(&app, &conn, "send_message", json!({"chat_id": telegram::CHAT, "text": "hi"}), None).await;
+    assert_eq!((a.status, a.headers["retry-after"].to_str().unwrap()), (429, "7"), "{}", a.body);
+    // Refused once: sent again with the same token. Refused twice: needs_reauth.
+    api.set(Trouble::Unauthorized(1));
+    let sends = api.control.calls_with("sendMessage");
+    let a = run(&app, &conn, "send_message", json!({"chat_id": telegram::CHAT, "text": "hi"}), None).await;
+    assert_eq!((a.status, api.control.calls_with("sendMessage")), (200, sends + 2), "{}", a.body);
+    api.set(Trouble::Unauthorized(2));
+    let a = run(&app, &conn, "send_message", json!({"chat_id": telegram::CHAT, "text": "hi"}), None).await;
+    assert_eq!((a.status, a.code()), (409, "needs_reauth"), "{}", a.body);
+    // Nothing of the token in what was answered.
+    assert!(!a.body.to_string().contains(telegram::TOKEN));
+}
+
+#[tokio::test]
+async fn discord_send_message_as_the_bot_and_through_a_webhook() {
+    let api = discord::start().await;
+    let app = api.app().await;
+    let bot = app
+        .connect(
+            json!({"provider": "discord", "auth_mode": "bot_token", "credentials": {"bot_token": discord::BOT_TOKEN}}),
+        )
+        .await;
+    let a = run(
+        &app,
+        &bot,
+        "send_message",
+        json!({"guild": "Acme HQ", "channel": "deploys", "content": "v2.3 is out"}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["output"]["channel_id"], "1091000000000000012");
+    assert_eq!(a.body["output"]["id"], "1092000000000000777");
+    assert_eq!(api.control.last_json("/channels/1091000000000000012/messages"), json!({"content": "v2.3 is out"}));
+    // A message over Discord's limit is caught before it is sent.
+    let a = run(
+        &app,
+        &bot,
+        "send_message",
+        json!({"guild": discord::HQ, "channel": "deploys", "content": "x".repeat(2001)}),
+        None,
+    )
+    .await;
+    assert_eq!(pointers(&a), ["/input/content"]);
+    // "General" is the voice channel (the text one is "general"): Discord's refusal, with its reason.
+    let a = run(&app, &bot, "send_message", json!({"guild": discord::HQ, "channel": "General", "content": "hi"}), None)
+        .await;
+    assert_eq!((a.status, a.code()), (422, "provider_refused"), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("non-text channel"), "{}", a.body);
+    assert_eq!(api.control.calls_with("/channels/1091000000000000013/messages"), 1);
+    api.set(Trouble::RateLimited);
+    let a = run(&app, &bot, "send_message", json!({"guild": discord::HQ, "channel": "deploys", "content": "hi"}), None)
+        .await;
+    assert_eq!((a.status, a.headers["retry-after"].to_str().unwrap()), (429, "2"), "{}", a.body);
+    api.set(Trouble::None);
+
+    // Through a webhook URL: the same action name, the webhook's own inputs, no Authorization.
+    let hook = format!("https://discord.com/api/webhooks/1234567890123456789/{}", discord::WEBHOOK_TOKEN);
+    let webhook =
+        app.connect(json!({"provider": "discord", "auth_mode": "webhook", "credentials": {"webhook_url": hook}})).await;
+    let listed = app.get(&format!("/v1/connections/{webhook}/actions")).await;
+    let actions = listed.body["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{}", listed.body);
+    assert_eq!(actions[0]["name"], "send_message");
+    assert!(actions[0]["input_schema"]["properties"].get("guild").is_none());
+    let a =
+        run(&app, &webhook, "send_message", json!({"content": "Deploy finished", "username": "CI"}), Some("deploy-77"))
+            .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["output"]["channel_id"], "1091000000000000012");
+    assert_eq!(api.control.last_json("/api/webhooks/"), json!({"content": "Deploy finished", "username": "CI"}));
+    let executed = api.control.calls_with("POST /api/webhooks/");
+    let again =
+        run(&app, &webhook, "send_message", json!({"content": "Deploy finished", "username": "CI"}), Some("deploy-77"))
+            .await;
+    assert_eq!((again.status, again.headers["idempotent-replayed"].to_str().unwrap()), (200, "true"));
+    assert_eq!(api.control.calls_with("POST /api/webhooks/"), executed, "the repeat posts nothing");
+    let other = run(&app, &webhook, "send_message", json!({"content": "Something else"}), Some("deploy-77")).await;
+    assert_eq!(other.status, 409, "{}", other.body);
+    assert!(
+        !a.body.to_string().contains(discord::WEBHOOK_TOKEN)
+            && !other.body.to_string().contains(discord::WEBHOOK_TOKEN)
+    );
+}
+
+/// A webhook receiver at `origin`: records each body and answers `status` with `answer`.
+async fn receiver(origin: &str, status: u16, answer: Value) -> (Fake, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+    let seen: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let log = seen.clone();
+    let fake = Fake::start(origin, move |s| {
+        log.lock().unwrap().push((s.header("content-type").unwrap_or_default().to_owned(), s.body.clone()));
+        if s.header("authorization").is_some() {
+            return shape(400, json!({"error": "no Authorization expected"}));
+        }
+        shape(status, answer.clone())
+    })
+    .await;
+    (fake, seen)
+}
+
+#[tokio::test]
+async fn webhook_and_zapier_send_the_payload_as_the_body() {
+    let (hooks, hooks_seen) = receiver("https://hooks.acme.example", 200, json!({"received": true})).await;
+    let zapier_answer = json!({"attempt": "0194c1f5-2b4e-7a3d-9e21-4f3a5b6c7d8e", "id": "0194c1f5-2b4e-7a3d-9e21-4f3a5b6c7d8f", "request_id": "0194c1f52b4e7a3d", "status": "success"});
+    let (zapier, zapier_seen) = receiver("https://hooks.zapier.com", 200, zapier_answer.clone()).await;
+    let (gone, _) = receiver("https://gone.acme.example", 410, json!({"error": "this hook was deleted"})).await;
+    let app = crate::support::spawn_app_with(
+        TestDb::sqlite().await,
+        &[("outbound_overrides", &crate::support::fakes::overrides(&[&hooks, &zapier, &gone])), ("jobs", "false")],
+    )
+    .await;
+    let hook = app
+        .connect(json!({"provider": "webhook", "credentials": {"webhook_url": "https://hooks.acme.example/in/4f1c"}}))
+        .await;
+    let zap = app.connect(json!({"provider": "zapier", "credentials": {"webhook_url": "https://hooks.zapier.com/hooks/catch/123456/abcdef/"}})).await;
+    let dead = app
+        .connect(json!({"provider": "webhook", "credentials": {"webhook_url": "https://gone.acme.example/in/1"}}))
+        .await;
+
+    let payload = json!({"order": {"id": 1042, "total": 99.5, "items": ["a", "b"]}, "paid": true, "note": null});
+    let a = run(&app, &hook, "send", json!({"payload": payload}), None).await;
+    assert_eq!((a.status, &a.body["output"]), (200, &json!({"received": true})), "{}", a.body);
+    let (ctype, body) = hooks_seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(ctype, "application/json");
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), payload, "the payload is the body, as it is");
+
+    let a = run(&app, &zap, "send", json!({"payload": {"email": "ada@acme.example"}}), Some("signup-9")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["output"]["status"], "success");
+    assert_eq!(a.body["output"]["request_id"], zapier_answer["request_id"]);
+    let again = run(&app, &zap, "send", json!({"payload": {"email": "ada@acme.example"}}), Some("signup-9")).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(zapier_seen.lock().unwrap().len(), 1, "the repeat does not start the Zap again");
+
+    let a = run(&app, &hook, "send", json!({"payload": [1, 2]}), None).await;
+    assert_eq!(pointers(&a), ["/input/payload"]);
+    // A receiver that is gone says so.
+    let a = run(&app, &dead, "send", json!({"payload": {}}), None).await;
+    assert_eq!((a.status, a.code()), (404, "not_found"), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("this hook was deleted"), "{}", a.body);
+    assert!(!a.body.to_string().contains("gone.acme.example/in/1"), "the secret URL is never echoed: {}", a.body);
 }

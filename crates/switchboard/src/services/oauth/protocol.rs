@@ -513,6 +513,7 @@ fn request(
         query: BTreeMap::new(),
         body,
         params: params.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect(),
+        document: None,
         auth,
         ok_field: None,
         invalid_statuses: None,

@@ -202,7 +202,8 @@ impl Services {
         name: &str,
         action: &Action,
     ) -> ServiceResult<Arc<jsonschema::Validator>> {
-        let key = format!("{}/{name}", provider.id);
+        // One name may be several entries, one per connection mode, each with its own schema.
+        let key = format!("{}/{name}/{}", provider.id, action.modes.join(","));
         let mut cache = self.input_validators.0.lock().map_err(|_| ServiceError::Internal("validator cache".into()))?;
         if let Some(v) = cache.get(&key) {
             return Ok(v.clone());
@@ -596,6 +597,7 @@ pub(super) fn build_action_request(
         .collect::<ServiceResult<_>>()?;
     signed.query.clear();
     signed.params.clear();
+    signed.document = None;
     signed.body = BodyKind::None;
     let mut req = signer.build(&signed, &BTreeMap::new())?;
     let mut query: Vec<(String, String)> = Vec::new();
@@ -607,7 +609,10 @@ pub(super) fn build_action_request(
     if !query.is_empty() {
         req.url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
-    let params = Value::Object(spec.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let params = spec
+        .document
+        .clone()
+        .unwrap_or_else(|| Value::Object(spec.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
     match spec.body {
         BodyKind::None => {}
         BodyKind::Json => {

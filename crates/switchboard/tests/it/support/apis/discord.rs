@@ -65,6 +65,24 @@ fn trouble(t: Trouble) -> Option<Shape> {
 
 fn handle(c: &Control, s: &Seen) -> Shape {
     let t = c.enter(s);
+    // Execute Webhook: the webhook's own URL, no Authorization; `wait=true` answers the message.
+    if s.method == "POST"
+        && let Some(token) = s.path.strip_prefix("/api/webhooks/1234567890123456789/")
+    {
+        if token != WEBHOOK_TOKEN {
+            return error(401, "Invalid Webhook Token", 50027);
+        }
+        if s.header("authorization").is_some() {
+            return wrong(s, "a webhook URL needs no Authorization");
+        }
+        if s.query("wait").as_deref() != Some("true") {
+            return wrong(s, "without wait=true Discord answers 204 and no message");
+        }
+        if let Some(answer) = trouble(t) {
+            return answer;
+        }
+        return create_message(s, "1091000000000000012", &["content", "username", "avatar_url"]);
+    }
     // Get Webhook with Token: the webhook's own URL, no Authorization.
     if let Some(rest) = s.path.strip_prefix("/api/webhooks/1234567890123456789/") {
         return shape(
@@ -77,6 +95,15 @@ fn handle(c: &Control, s: &Seen) -> Shape {
     }
     if let Some(answer) = trouble(t) {
         return answer;
+    }
+    if s.method == "POST"
+        && let Some(channel) = s.path.strip_prefix("/api/v10/channels/").and_then(|r| r.strip_suffix("/messages"))
+    {
+        return match channels().iter().find(|c| c["id"] == channel) {
+            Some(c) if c["type"] == 0 => create_message(s, channel, &["content", "tts"]),
+            Some(_) => error(400, "Cannot send messages in a non-text channel", 50008),
+            None => error(404, "Unknown Channel", 10003),
+        };
     }
     if s.method != "GET" {
         return error(405, "405: Method Not Allowed", 0);
@@ -119,6 +146,38 @@ fn handle(c: &Control, s: &Seen) -> Shape {
             None => wrong(s, "not a documented endpoint"),
         },
     }
+}
+
+/// The token part of the test webhook's URL.
+pub const WEBHOOK_TOKEN: &str = "Xq3bTf9kLm2Np7Rs4Vw8Yz1Ac5Eg6Hj0KoQuS_dWx-";
+
+/// Create Message / Execute Webhook: a JSON body of the `allowed` fields, `content` at most 2000
+/// characters (50035 Invalid Form Body otherwise), answered with the message object.
+fn create_message(s: &Seen, channel: &str, allowed: &[&str]) -> Shape {
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, "JSON bodies must say Content-Type: application/json");
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return wrong(s, "the body is not a JSON object");
+    };
+    if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return wrong(s, &format!("unexpected field {k}"));
+    }
+    let content = body.get("content").and_then(Value::as_str).unwrap_or_default();
+    if content.is_empty() || content.chars().count() > 2000 {
+        return shape(
+            400,
+            json!({"message": "Invalid Form Body", "code": 50035, "errors": {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}]}}}),
+        );
+    }
+    let author = body.get("username").cloned().unwrap_or(json!("Acme Bot"));
+    shape(
+        200,
+        json!({"id": "1092000000000000777", "type": 0, "channel_id": channel, "content": content,
+            "author": {"id": "1090000000000000099", "username": author, "bot": true},
+            "timestamp": "2026-12-01T10:00:00.000000+00:00", "edited_timestamp": null, "tts": body.get("tts").cloned().unwrap_or(json!(false)),
+            "mention_everyone": false, "mentions": [], "attachments": [], "embeds": [], "pinned": false}),
+    )
 }
 
 pub async fn start() -> Api {

@@ -22,6 +22,7 @@ pub mod notion;
 pub mod openai;
 pub mod shopify;
 pub mod slack;
+pub mod telegram;
 pub mod trello;
 pub mod twilio;
 
