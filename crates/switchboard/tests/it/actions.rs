@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::support::apis::{Api, Trouble, discord, slack, telegram};
+use crate::support::apis::{Api, Trouble, discord, meta, slack, telegram};
 use crate::support::fakes::{Fake, shape};
 use crate::support::google::{Google, Mode, SPREADSHEETS};
 use crate::support::server::{Answer, TestApp};
@@ -627,4 +627,55 @@ async fn webhook_and_zapier_send_the_payload_as_the_body() {
     assert_eq!((a.status, a.code()), (404, "not_found"), "{}", a.body);
     assert!(a.body["error"]["message"].as_str().unwrap().contains("this hook was deleted"), "{}", a.body);
     assert!(!a.body.to_string().contains("gone.acme.example/in/1"), "the secret URL is never echoed: {}", a.body);
+}
+
+#[tokio::test]
+async fn whatsapp_sends_text_and_templates() {
+    let api = meta::start().await;
+    let app = api.app().await;
+    let conn = app
+        .connect(json!({"provider": "whatsapp", "credentials": {"access_token": meta::SYSTEM_TOKEN, "phone_number_id": meta::PHONE_ID}}))
+        .await;
+    let a = run(&app, &conn, "send_message", json!({"to": "+15551234567", "text": "Your order shipped"}), None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["output"],
+        json!({"message_id": "wamid.HBgLMTU1NTAxMjM0NTYVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA", "wa_id": "15551234567"})
+    );
+    assert_eq!(
+        api.control.last_json("/messages"),
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "+15551234567", "type": "text", "text": {"body": "Your order shipped"}}),
+        "the documented body, the type defaulted"
+    );
+    let template = json!({"name": "order_shipped", "language": {"code": "en_US"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1042"}]}]});
+    let a = run(
+        &app,
+        &conn,
+        "send_message",
+        json!({"to": meta::QUIET_RECIPIENT, "type": "template", "template": template}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        api.control.last_json("/messages"),
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": meta::QUIET_RECIPIENT, "type": "template", "template": template})
+    );
+    // What each type needs, and the number's shape, before anything is sent.
+    let before = api.calls();
+    let a = run(&app, &conn, "send_message", json!({"to": "call me", "type": "template"}), None).await;
+    assert_eq!(pointers(&a), ["/input", "/input/to"], "{}", a.body);
+    assert_eq!(api.calls(), before);
+    // Outside the 24-hour window free text is refused, with WhatsApp's reason.
+    let a = run(&app, &conn, "send_message", json!({"to": meta::QUIET_RECIPIENT, "text": "hello?"}), None).await;
+    assert_eq!((a.status, a.code()), (422, "provider_refused"), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("24 hours"), "{}", a.body);
+    // Graph's throttling code is a rate limit; its expired-token code a refused credential.
+    api.set(Trouble::RateLimited);
+    let a = run(&app, &conn, "send_message", json!({"to": "15551234567", "text": "hi"}), None).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    api.set(Trouble::Unauthorized(2));
+    let a = run(&app, &conn, "send_message", json!({"to": "15551234567", "text": "hi"}), None).await;
+    assert_eq!((a.status, a.code()), (409, "needs_reauth"), "{}", a.body);
+    assert!(!a.body.to_string().contains(meta::SYSTEM_TOKEN));
 }

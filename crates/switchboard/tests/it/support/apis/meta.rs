@@ -104,6 +104,9 @@ fn handle(c: &Control, s: &Seen) -> Shape {
     if let Some(answer) = trouble(t) {
         return answer;
     }
+    if s.method == "POST" && s.path == format!("/v26.0/{PHONE_ID}/messages") {
+        return whatsapp_message(s);
+    }
     if s.method != "GET" {
         return wrong(s, "only GET is used");
     }
@@ -126,6 +129,53 @@ fn handle(c: &Control, s: &Seen) -> Shape {
             ),
         ),
     }
+}
+
+/// A recipient who has not written in the last 24 hours: only templates reach them.
+pub const QUIET_RECIPIENT: &str = "15550009999";
+
+/// The Cloud API's messages endpoint: a JSON body with `messaging_product: "whatsapp"`, `to` and a
+/// `type` whose object is present (text.body, or template.name and language.code).
+fn whatsapp_message(s: &Seen) -> Shape {
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, "JSON bodies must say Content-Type: application/json");
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return wrong(s, "the body is not a JSON object");
+    };
+    let allowed = ["messaging_product", "recipient_type", "to", "type", "text", "template"];
+    if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return wrong(s, &format!("unexpected field {k}"));
+    }
+    if body.get("messaging_product") != Some(&json!("whatsapp"))
+        || body.get("recipient_type") != Some(&json!("individual"))
+    {
+        return error(400, 100, "(#100) The parameter messaging_product is required.");
+    }
+    let to = body.get("to").and_then(Value::as_str).unwrap_or_default().trim_start_matches('+').to_owned();
+    let kind = body.get("type").and_then(Value::as_str).unwrap_or_default();
+    match kind {
+        "text" if body["text"]["body"].as_str().is_some_and(|t| !t.is_empty()) && body.get("template").is_none() => {
+            if to == QUIET_RECIPIENT {
+                return shape(
+                    400,
+                    json!({"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException", "code": 131_047,
+                        "error_data": {"messaging_product": "whatsapp", "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."},
+                        "fbtrace_id": "AbCdEfGhIjM"}}),
+                );
+            }
+        }
+        "template"
+            if body["template"]["name"].is_string()
+                && body["template"]["language"]["code"].is_string()
+                && body.get("text").is_none() => {}
+        _ => return error(400, 100, &format!("(#100) Param {kind} is missing or invalid for this message type")),
+    }
+    shape(
+        200,
+        json!({"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": to}],
+            "messages": [{"id": "wamid.HBgLMTU1NTAxMjM0NTYVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"}]}),
+    )
 }
 
 pub async fn start() -> Api {
