@@ -81,10 +81,11 @@ pub struct Action {
     /// value drops its key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestSpec>,
-    /// A path in a successful answer that, when it holds anything (a non-empty list or text),
-    /// means the provider refused (GraphQL `userErrors`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused_if: Option<String>,
+    /// Paths in a successful answer any of which, when it holds anything (a non-empty list or
+    /// text), means the provider refused: GraphQL's top-level `errors` and a mutation's
+    /// `userErrors`. One path or a list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    pub refused_if: Vec<String>,
     /// Output field → path into the answer. Empty: the answer as it is.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub output: BTreeMap<String, String>,
@@ -810,3 +811,17 @@ pub const CATEGORIES: &[&str] = &[
     "video",
     "other",
 ];
+
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}

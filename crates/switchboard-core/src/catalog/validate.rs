@@ -772,7 +772,7 @@ fn check_actions(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<Stri
         if twins.len() > 1 && twins.iter().any(|a| a.modes.is_empty()) {
             c.report(&key, format!("several entries are named {name:?}: give each its own `modes`"));
         }
-        if let Some(r) = &action.refused_if {
+        for r in &action.refused_if {
             c.path(&format!("{key}.refused_if"), r);
         }
         // A verb alone only where the object is the connection itself (a webhook's `send`).

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::support::apis::{Api, Trouble, discord, meta, slack, telegram};
+use crate::support::apis::{Api, Trouble, discord, meta, shopify, slack, telegram};
 use crate::support::fakes::{Fake, shape};
 use crate::support::google::{Google, Mode, SPREADSHEETS};
 use crate::support::server::{Answer, TestApp};
@@ -678,4 +678,50 @@ async fn whatsapp_sends_text_and_templates() {
     let a = run(&app, &conn, "send_message", json!({"to": "15551234567", "text": "hi"}), None).await;
     assert_eq!((a.status, a.code()), (409, "needs_reauth"), "{}", a.body);
     assert!(!a.body.to_string().contains(meta::SYSTEM_TOKEN));
+}
+
+#[tokio::test]
+async fn shopify_creates_products_through_graphql() {
+    let api = shopify::start().await;
+    let app = api.app().await;
+    let conn = app
+        .connect(json!({"provider": "shopify", "auth_mode": "api_key", "credentials": {"shop": "acme", "access_token": shopify::TOKEN}}))
+        .await;
+    let a = run(
+        &app,
+        &conn,
+        "create_product",
+        json!({"title": "Classic Hoodie", "vendor": "Acme", "tags": ["winter", "merch"]}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["output"],
+        json!({"id": "gid://shopify/Product/1072481062", "title": "Classic Hoodie", "handle": "classic-hoodie", "status": "DRAFT"})
+    );
+    let sent = api.control.last_json("/graphql.json");
+    assert_eq!(
+        sent["variables"],
+        json!({"product": {"title": "Classic Hoodie", "vendor": "Acme", "tags": ["winter", "merch"], "status": "DRAFT"}}),
+        "absent inputs are left out; the status defaults to DRAFT"
+    );
+    assert!(sent["query"].as_str().unwrap().contains("userErrors { field message }"), "{sent}");
+    // userErrors in a 200 are a refusal, with Shopify's message.
+    let a = run(&app, &conn, "create_product", json!({"title": "   "}), None).await;
+    assert_eq!((a.status, a.code()), (422, "provider_refused"), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("Title can't be blank"), "{}", a.body);
+    // A top-level GraphQL error is too (a missing scope), and THROTTLED in a 200 is a rate limit.
+    api.set(Trouble::Forbidden);
+    let a = run(&app, &conn, "create_product", json!({"title": "Cap"}), None).await;
+    assert_eq!((a.status, a.code()), (422, "provider_refused"), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("write_products"), "{}", a.body);
+    api.set(Trouble::RateLimited);
+    let a = run(&app, &conn, "create_product", json!({"title": "Cap"}), Some("cap-1")).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    api.set(Trouble::None);
+    let a = run(&app, &conn, "create_product", json!({"title": "Cap"}), Some("cap-1")).await;
+    assert_eq!(a.status, 200, "the throttled run gave its key back: {}", a.body);
+    let a = run(&app, &conn, "create_product", json!({"title": "Cap", "status": "LIVE"}), None).await;
+    assert_eq!(pointers(&a), ["/input/status"]);
 }

@@ -554,14 +554,16 @@ pub fn interpret(
 }
 
 /// `Some(retry_after)` when the answer means "slow down": HTTP 429, or the
-/// provider's own signals (an error code, a spent-quota header on a 403).
+/// provider's own signals (an error code — in a 2xx too, as GraphQL APIs answer — or a
+/// spent-quota header on a 403).
 #[must_use]
 pub fn rate_limited(provider: &Provider, res: &OutboundResponse) -> Option<Option<u64>> {
     let status = res.status.as_u16();
-    if status < 400 {
+    let signals = provider.rate_limit.as_ref();
+    // A 2xx is throttled only by its code (GraphQL APIs answer THROTTLED with HTTP 200).
+    if status < 400 && signals.and_then(|s| s.path.as_ref()).is_none() {
         return None;
     }
-    let signals = provider.rate_limit.as_ref();
     let doc = res.json();
     let by_code = signals
         .and_then(|s| s.path.as_ref().map(|p| (p, &s.values)))
@@ -571,6 +573,9 @@ pub fn rate_limited(provider: &Provider, res: &OutboundResponse) -> Option<Optio
             .and_then(|s| s.exhausted_header.as_deref())
             .is_some_and(|h| res.headers.get(h).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0"));
     if status != 429 && !by_code && !by_header {
+        return None;
+    }
+    if status < 400 && !by_code {
         return None;
     }
     let from_body = signals

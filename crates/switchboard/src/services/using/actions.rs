@@ -347,13 +347,15 @@ impl Services {
         *provider_status = signer.last_status;
         let name = &signer.provider.name;
         match answer {
-            Answer::Ok { doc, .. } => match action.refused_if.as_deref().and_then(|p| path::get(&doc, p)) {
-                Some(errors) if !errors.is_null() && errors != &Value::Array(Vec::new()) && errors != "" => {
-                    Err(ServiceError::ProviderRefused(format!(
-                        "{name} refused the action: {}",
-                        switchboard_core::ids::truncate_for_message(&errors.to_string())
-                    ))
-                    .into())
+            Answer::Ok { doc, .. } => match action
+                .refused_if
+                .iter()
+                .filter_map(|p| path::get(&doc, p))
+                .find(|e| !e.is_null() && *e != &Value::Array(Vec::new()) && *e != "")
+            {
+                Some(errors) => {
+                    Err(ServiceError::ProviderRefused(format!("{name} refused the action: {}", refusal_text(errors)))
+                        .into())
                 }
                 _ => Ok(doc),
             },
@@ -640,4 +642,35 @@ pub(super) fn build_action_request(
         }
     }
     Ok(req)
+}
+
+/// A refusal found in an answer, for people: the `message` of each error (with its `field` path
+/// where it names one, as GraphQL `userErrors` do), else the value as it is; at most 300 characters.
+fn refusal_text(errors: &Value) -> String {
+    let text = refusal_messages(errors);
+    if text.chars().count() <= 300 { text } else { format!("{}…", text.chars().take(300).collect::<String>()) }
+}
+
+fn refusal_messages(errors: &Value) -> String {
+    let one = |e: &Value| -> Option<String> {
+        let message = e.get("message")?.as_str()?;
+        let field = e.get("field").and_then(Value::as_array).map(|f| {
+            f.iter()
+                .filter_map(|p| p.as_str().map(str::to_owned).or_else(|| p.as_u64().map(|n| n.to_string())))
+                .collect::<Vec<_>>()
+                .join(".")
+        });
+        Some(match field {
+            Some(f) if !f.is_empty() => format!("{f}: {message}"),
+            _ => message.to_owned(),
+        })
+    };
+    match errors {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let texts: Vec<String> = items.iter().filter_map(one).collect();
+            if texts.is_empty() { errors.to_string() } else { texts.join("; ") }
+        }
+        other => one(other).unwrap_or_else(|| other.to_string()),
+    }
 }

@@ -87,6 +87,9 @@ fn handle(c: &Control, s: &Seen) -> Shape {
     if s.header("x-shopify-access-token") != Some(TOKEN) {
         return error(401, "[API] Invalid API key or access token (unrecognized login or wrong password)");
     }
+    if s.method == "POST" && s.path == format!("{BASE}/graphql.json") {
+        return graphql(t, s);
+    }
     if let Some(answer) = trouble(t) {
         return answer;
     }
@@ -102,6 +105,64 @@ fn handle(c: &Control, s: &Seen) -> Shape {
         Some("/locations.json") => page(s, &locations(), "locations", None, 50),
         _ => error(404, "Not Found"),
     }
+}
+
+/// The GraphQL Admin API (https://shopify.dev/docs/api/admin-graphql/latest/mutations/productCreate):
+/// `{"query", "variables"}` as JSON; only the productCreate mutation with a `ProductCreateInput` is
+/// known here. Refusals come with HTTP 200: throttling and access as top-level `errors`, input
+/// problems as `userErrors`.
+fn graphql(t: Trouble, s: &Seen) -> Shape {
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, "GraphQL is POSTed as application/json");
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&s.body) else { return wrong(s, "the body is not JSON") };
+    let query = body["query"].as_str().unwrap_or_default();
+    if !query.starts_with("mutation productCreate($product: ProductCreateInput!) { productCreate(product: $product) {")
+    {
+        return shape(
+            200,
+            json!({"errors": [{"message": format!("Parse error on {query:?}"), "extensions": {"code": "PARSE_ERROR"}}]}),
+        );
+    }
+    match t {
+        Trouble::RateLimited => {
+            return shape(
+                200,
+                json!({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                    "extensions": {"cost": {"requestedQueryCost": 10, "actualQueryCost": null, "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 0.0, "restoreRate": 100.0}}}}),
+            );
+        }
+        Trouble::Forbidden => {
+            return shape(
+                200,
+                json!({"errors": [{"message": "Access denied for productCreate field. Required access: `write_products` access scope.", "extensions": {"code": "ACCESS_DENIED"}}], "data": {"productCreate": null}}),
+            );
+        }
+        other => {
+            if let Some(answer) = trouble(other) {
+                return answer;
+            }
+        }
+    }
+    let product = &body["variables"]["product"];
+    let known = ["title", "descriptionHtml", "vendor", "productType", "tags", "status"];
+    if let Some(k) = product.as_object().and_then(|o| o.keys().find(|k| !known.contains(&k.as_str()))) {
+        return wrong(s, &format!("ProductCreateInput has no field {k} here"));
+    }
+    let title = product["title"].as_str().unwrap_or_default();
+    if title.trim().is_empty() {
+        return shape(
+            200,
+            json!({"data": {"productCreate": {"product": null, "userErrors": [{"field": ["title"], "message": "Title can't be blank"}]}}}),
+        );
+    }
+    let status = product["status"].as_str().unwrap_or("ACTIVE");
+    shape(
+        200,
+        json!({"data": {"productCreate": {"product": {"id": "gid://shopify/Product/1072481062", "title": title,
+            "handle": title.to_lowercase().replace(' ', "-"), "status": status}, "userErrors": []}},
+            "extensions": {"cost": {"requestedQueryCost": 10, "actualQueryCost": 10}}}),
+    )
 }
 
 pub async fn start() -> Api {
