@@ -144,6 +144,11 @@ impl Action {
 pub enum ActionHandler {
     /// Google Sheets: `values` by column name, mapped through the sheet's header row.
     SheetsAppendRow,
+    /// SMTP: a MIME message (text, HTML, attachments) sent through the connection's server. It
+    /// makes no HTTP request.
+    SmtpSendEmail,
+    /// SendGrid: the v3 mail/send body built from the email input.
+    SendgridMail,
 }
 
 impl ActionHandler {
@@ -152,7 +157,15 @@ impl ActionHandler {
     pub fn computed_names(self) -> &'static [&'static str] {
         match self {
             Self::SheetsAppendRow => &["handler.range", "handler.row"],
+            Self::SmtpSendEmail => &[],
+            Self::SendgridMail => &["handler.body"],
         }
+    }
+
+    /// Whether it ends in the action's own catalog `request` (else it does the whole action).
+    #[must_use]
+    pub fn ends_in_request(self) -> bool {
+        !matches!(self, Self::SmtpSendEmail)
     }
 }
 

@@ -840,6 +840,9 @@ fn check_actions(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<Stri
         nested_bindings(c, &key, &action.input, 0);
         match (&action.request, action.handler) {
             (None, None) => c.report(&key, "needs a `request` (or a `handler` where data cannot say it)"),
+            (Some(_), Some(h)) if !h.ends_in_request() => {
+                c.report(&key, format!("handler {h:?} does the whole action: it takes no `request`"));
+            }
             (Some(req), _) => {
                 let mut req = req.clone();
                 req.docs_url.get_or_insert_with(|| action.docs_url.clone());
@@ -857,7 +860,10 @@ fn check_actions(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<Stri
                     }
                 }
             }
-            (None, Some(h)) => c.report(&key, format!("handler {h:?} ends in the action's `request`; give it")),
+            (None, Some(h)) if h.ends_in_request() => {
+                c.report(&key, format!("handler {h:?} ends in the action's `request`; give it"));
+            }
+            (None, Some(_)) => {}
         }
         for (field, path) in &action.output {
             if !is_snake(field) {

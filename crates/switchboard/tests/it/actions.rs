@@ -571,9 +571,12 @@ async fn discord_send_message_as_the_bot_and_through_a_webhook() {
     );
 }
 
+/// What a receiver saw: each request's content type and body.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A webhook receiver at `origin`: records each body and answers `status` with `answer`.
-async fn receiver(origin: &str, status: u16, answer: Value) -> (Fake, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
-    let seen: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+async fn receiver(origin: &str, status: u16, answer: Value) -> (Fake, Received) {
+    let seen: Received = Arc::default();
     let log = seen.clone();
     let fake = Fake::start(origin, move |s| {
         log.lock().unwrap().push((s.header("content-type").unwrap_or_default().to_owned(), s.body.clone()));

@@ -6,6 +6,8 @@
 mod support;
 
 mod actions;
+mod actions_catalog;
+mod actions_email;
 mod api;
 mod binary;
 mod connections;

@@ -51,7 +51,12 @@ fn tls_parameters(host: &str, settings: &Settings) -> Result<TlsParameters, Serv
 }
 
 /// Runs the SMTP handshake with these settings and credentials.
-pub async fn test(fields: &Fields, settings: &Settings, outbound: &Outbound) -> Result<Account, ServiceError> {
+/// A transport to the connection's server, at the address that was checked; its host and port.
+async fn transport(
+    fields: &Fields,
+    settings: &Settings,
+    outbound: &Outbound,
+) -> Result<(AsyncSmtpTransport<Tokio1Executor>, String, u16), ServiceError> {
     let host = fields.get("host").ok_or_else(|| field("host", "SMTP host is required".into()))?;
     let port: u16 = fields
         .get("port")
@@ -62,13 +67,11 @@ pub async fn test(fields: &Fields, settings: &Settings, outbound: &Outbound) -> 
     let address = checked_address(host, port, outbound).await?;
     let logging_in = fields.get("username").is_some();
     let tls = match security {
-        // Never send a password in the clear: with a login, STARTTLS is required.
         "starttls" if logging_in => Tls::Required(tls_parameters(host, settings)?),
         "starttls" => Tls::Opportunistic(tls_parameters(host, settings)?),
         "tls" => Tls::Wrapper(tls_parameters(host, settings)?),
         _ => Tls::None,
     };
-    // Connect to the checked address; the host name is kept for TLS (SNI and the certificate check).
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.ip().to_string())
         .port(port)
         .tls(tls)
@@ -77,7 +80,33 @@ pub async fn test(fields: &Fields, settings: &Settings, outbound: &Outbound) -> 
         builder = builder
             .credentials(Credentials::new(user.to_owned(), fields.get("password").unwrap_or_default().to_owned()));
     }
-    let transport: AsyncSmtpTransport<Tokio1Executor> = builder.build();
+    Ok((builder.build(), host.to_owned(), port))
+}
+
+/// Sends `message` through the connection's server; the server's reply (which names the queued
+/// message at most servers). A refused login is a credential problem; a refused recipient or
+/// message is the server's refusal, with its reply.
+pub async fn send(
+    fields: &Fields,
+    settings: &Settings,
+    outbound: &Outbound,
+    message: &lettre::Message,
+) -> Result<String, ServiceError> {
+    use lettre::AsyncTransport as _;
+    let (transport, host, port) = transport(fields, settings, outbound).await?;
+    match transport.send(message.clone()).await {
+        Ok(reply) => Ok(reply.message().collect::<Vec<_>>().join(" ")),
+        Err(e) => Err(match classify(&e, &host, port, fields) {
+            ServiceError::InvalidCredentials(m) if m.contains("refused the login") => ServiceError::NeedsReauth(m),
+            ServiceError::InvalidCredentials(m) => ServiceError::ProviderRefused(m),
+            other => other,
+        }),
+    }
+}
+
+pub async fn test(fields: &Fields, settings: &Settings, outbound: &Outbound) -> Result<Account, ServiceError> {
+    let (transport, host, port) = transport(fields, settings, outbound).await?;
+    let (host, security) = (host.as_str(), fields.get("security").unwrap_or("starttls"));
     match transport.test_connection().await {
         Ok(true) => Ok(Account {
             id: fields.get("username").or(fields.get("from")).map(str::to_owned),

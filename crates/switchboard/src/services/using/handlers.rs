@@ -10,6 +10,7 @@ use switchboard_core::catalog::{Action, ActionHandler, Provider};
 use switchboard_core::resources::{self as core_resources, Item};
 
 use super::actions::{RunError, Values, read_output};
+use super::email::Email;
 use super::resources::Caller;
 use crate::services::{InputProblem, ServiceError, Services};
 
@@ -23,9 +24,20 @@ pub(super) async fn run(
     values: &Values<'_>,
     provider_status: &mut Option<u16>,
 ) -> Result<Value, RunError> {
+    let action_name = action.name.as_deref().unwrap_or("send_email");
+    let mut email_recipients = None;
     let computed = match handler {
         ActionHandler::SheetsAppendRow => {
             sheets_append_row(services, conn, provider, values.input, values.resolved).await?
+        }
+        ActionHandler::SmtpSendEmail => return smtp_send_email(services, conn, values.input).await,
+        ActionHandler::SendgridMail => {
+            let email = Email::parse(action_name, values.input)?;
+            let from = email.from.clone().ok_or_else(|| {
+                ServiceError::invalid("input.from", "SendGrid needs `from`: an address of a verified sender")
+            })?;
+            email_recipients = Some(email.recipients());
+            Map::from_iter([("body".to_owned(), email.sendgrid_body(&from))])
         }
     };
     let spec = action
@@ -35,7 +47,34 @@ pub(super) async fn run(
     let rec = services.record_of(conn).await?;
     let values = Values { computed: &computed, ..*values };
     let doc = services.call_action(rec, action, spec, &values, provider_status).await?;
-    Ok(read_output(action, &doc))
+    let mut output = read_output(action, &doc);
+    // Mail APIs accept with an empty 202: say what was accepted.
+    if let (Some(to), Value::Object(out)) = (email_recipients, &mut output) {
+        out.insert("sent".into(), Value::Bool(true));
+        out.insert("to".into(), to.into_iter().map(Value::String).collect());
+    }
+    Ok(output)
+}
+
+/// Sends the email through the connection's own SMTP server (its settings, checked address and
+/// TLS as the connection test uses them), from `input.from` or the connection's `from`.
+async fn smtp_send_email(services: &Services, conn: &Caller<'_>, input: &Value) -> Result<Value, RunError> {
+    let email = Email::parse("send_email", input)?;
+    let rec = services.record_of(conn).await?;
+    let fields = services.open_fields(&rec).await?;
+    let from = match (&email.from, fields.get("from")) {
+        (Some(f), _) => f.clone(),
+        (None, Some(f)) => f.parse().map_err(|_| {
+            ServiceError::invalid("input.from", "the connection's from address does not parse; give `from`")
+        })?,
+        (None, None) => {
+            return Err(ServiceError::invalid("input.from", "give `from`: this connection has no from address").into());
+        }
+    };
+    let message = email.mime(from)?;
+    let reply =
+        crate::services::credentials::smtp::send(&fields, &services.settings, &services.outbound, &message).await?;
+    Ok(serde_json::json!({"sent": true, "to": email.recipients(), "reply": reply}))
 }
 
 /// `values` maps column names (the sheet's header row, read fresh: a cached header could put a

@@ -81,6 +81,8 @@ pub struct SmtpOptions {
     pub auth: Option<(&'static str, &'static str)>,
     pub starttls: bool,
     pub implicit_tls: bool,
+    /// Where each received message is written, parsed, as N.json.
+    pub inbox: Option<std::path::PathBuf>,
 }
 
 /// A real SMTP server (aiosmtpd) on 127.0.0.1.
@@ -90,6 +92,9 @@ pub fn smtp_server(opts: SmtpOptions) -> Peer {
             vec![repo_path("tests/peers/smtp_server.py").display().to_string(), "--port".into(), port.to_string()];
         if let Some((u, p)) = opts.auth {
             args.extend(["--auth".into(), format!("{u}:{p}")]);
+        }
+        if let Some(dir) = &opts.inbox {
+            args.extend(["--inbox".into(), dir.display().to_string()]);
         }
         for (on, flag) in [(opts.starttls, "--starttls"), (opts.implicit_tls, "--implicit-tls")] {
             if on {

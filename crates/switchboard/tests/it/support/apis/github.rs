@@ -4,6 +4,12 @@
 //! `per_page` (at most 100) and `page`, the next page in the `Link` header (`rel="next"`, absent on
 //! the last page), errors as `{"message", "documentation_url", "status"}`, and rate limits as a 403
 //! with `x-ratelimit-remaining: 0`.
+//!
+//! Create an issue (https://docs.github.com/en/rest/issues/issues#create-an-issue): `POST
+//! /repos/{owner}/{repo}/issues` with a JSON body of documented parameters only (`title` required;
+//! `body`, `assignee`, `milestone`, `labels`, `assignees`, `type`), answered `201 Created` with the
+//! issue; an unknown repository is a 404, an assignee who cannot be assigned a 422 `Validation
+//! Failed` with its `errors`, and creating too quickly a secondary rate limit (429 with Retry-After).
 
 use serde_json::{Value, json};
 
@@ -64,6 +70,12 @@ fn handle(c: &Control, s: &Seen) -> Shape {
     if s.bearer().as_deref() != Some(TOKEN) {
         return error(401, "Requires authentication");
     }
+    let creating = s.method == "POST" && issues_of(&s.path).is_some();
+    if creating && t == Trouble::RateLimited {
+        // Creating content too quickly meets the secondary rate limit, which says how long to wait.
+        return error(429, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+            .header("retry-after", "60");
+    }
     if let Some(answer) = trouble(t) {
         return answer;
     }
@@ -101,8 +113,108 @@ fn handle(c: &Control, s: &Seen) -> Shape {
             let answer = shape(200, Value::Array(items));
             if rels.is_empty() { answer } else { answer.header("link", rels.join(", ")) }
         }
+        ("POST", p) if issues_of(p).is_some() => create_issue(s),
         _ => wrong(s, "not a documented endpoint"),
     }
+}
+
+/// The owner and repository name of a `/repos/{owner}/{repo}/issues` path.
+fn issues_of(path: &str) -> Option<(String, String)> {
+    let rest = path.strip_prefix("/repos/")?.strip_suffix("/issues")?;
+    let (owner, repo) = rest.split_once('/')?;
+    (!owner.is_empty() && !repo.is_empty() && !repo.contains('/')).then(|| (owner.to_owned(), repo.to_owned()))
+}
+
+/// Users who can be assigned issues in every repository here.
+const ASSIGNABLE: [&str; 3] = ["octocat", "hubot", "monalisa"];
+
+/// The documented body parameters of Create an issue.
+const ISSUE_PARAMS: [&str; 7] = ["title", "body", "assignee", "milestone", "labels", "assignees", "type"];
+
+fn validation_failed(errors: Value) -> Shape {
+    shape(
+        422,
+        json!({
+            "message": "Validation Failed", "errors": errors,
+            "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue", "status": "422"
+        }),
+    )
+}
+
+fn create_issue(s: &Seen) -> Shape {
+    let Some((owner, name)) = issues_of(&s.path) else { return wrong(s, "not an issues path") };
+    if !s.query.is_empty() {
+        return wrong(s, "Create an issue takes no query parameters");
+    }
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, "the body is JSON and must say Content-Type: application/json");
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return wrong(s, "the body is not a JSON object");
+    };
+    if let Some(k) = body.keys().find(|k| !ISSUE_PARAMS.contains(&k.as_str())) {
+        return wrong(s, &format!("{k} is not a body parameter of Create an issue"));
+    }
+    // The owner and name are not case sensitive.
+    let Some(repo) = repos()
+        .into_iter()
+        .find(|r| r["full_name"].as_str().is_some_and(|f| f.eq_ignore_ascii_case(&format!("{owner}/{name}"))))
+    else {
+        return shape(
+            404,
+            json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue", "status": "404"}),
+        );
+    };
+    let title = match body.get("title") {
+        None => return validation_failed(json!([{"resource": "Issue", "field": "title", "code": "missing_field"}])),
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => return wrong(s, "title is a string or a number"),
+    };
+    let strings = |k: &str| -> Result<Vec<String>, Shape> {
+        match body.get(k) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| wrong(s, &format!("{k} are strings here"))))
+                .collect(),
+            Some(_) => Err(wrong(s, &format!("{k} is an array"))),
+        }
+    };
+    let (labels, assignees) = match (strings("labels"), strings("assignees")) {
+        (Ok(l), Ok(a)) => (l, a),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    if let Some(b) = body.get("body")
+        && !b.is_string()
+    {
+        return wrong(s, "body is a string");
+    }
+    if let Some(who) = assignees.iter().find(|a| !ASSIGNABLE.contains(&a.as_str())) {
+        return validation_failed(
+            json!([{"value": who, "resource": "Issue", "field": "assignees", "code": "invalid"}]),
+        );
+    }
+    let full = repo["full_name"].as_str().unwrap_or_default().to_owned();
+    let user = |login: &str| json!({"login": login, "id": 583_231, "type": "User"});
+    shape(
+        201,
+        json!({
+            "id": 1_296_269_001_347_u64, "node_id": "I_kwDOBFQLEs5XB1347",
+            "url": format!("https://api.github.com/repos/{full}/issues/1347"),
+            "repository_url": format!("https://api.github.com/repos/{full}"),
+            "html_url": format!("https://github.com/{full}/issues/1347"),
+            "number": 1347, "state": "open", "state_reason": null, "title": title,
+            "body": body.get("body").cloned().unwrap_or(Value::Null),
+            "user": user("octocat"),
+            "labels": labels.iter().map(|l| json!({"name": l, "color": "d73a4a", "default": false})).collect::<Vec<_>>(),
+            "assignee": assignees.first().map(|a| user(a)),
+            "assignees": assignees.iter().map(|a| user(a)).collect::<Vec<_>>(),
+            "locked": false, "comments": 0, "created_at": "2026-07-30T23:19:04Z", "updated_at": "2026-07-30T23:19:04Z",
+            "closed_at": null, "author_association": "OWNER"
+        }),
+    )
+    .header("location", format!("https://api.github.com/repos/{full}/issues/1347"))
 }
 
 pub async fn start() -> Api {

@@ -20,6 +20,7 @@ pub mod meta;
 pub mod microsoft;
 pub mod notion;
 pub mod openai;
+pub mod sendgrid;
 pub mod shopify;
 pub mod slack;
 pub mod telegram;

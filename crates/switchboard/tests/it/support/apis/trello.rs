@@ -2,6 +2,11 @@
 //! api-group-boards: GET /1/boards/{id}, GET /1/boards/{id}/lists): `key` and `token` in the query
 //! string, unpaged arrays, a board found by its id or its shortLink, and Trello's plain-text errors
 //! ("invalid token", "invalid id", "The requested resource was not found.").
+//!
+//! Create a new card (https://developer.atlassian.com/cloud/trello/rest/api-group-cards/#api-cards-post):
+//! `POST /1/cards`, its query parameters replaced by a JSON body of documented fields only, `idList`
+//! required (the id of an open list; otherwise the plain-text 400 "invalid value for idList"),
+//! answered with the card.
 
 use serde_json::{Value, json};
 
@@ -37,6 +42,20 @@ fn lists() -> Vec<Value> {
         .collect()
 }
 
+pub const HIRING: &str = "5abbe4b7ddc1b351ef961415";
+
+/// A list of the Hiring board deleted in Trello after it was listed (listings are cached for
+/// minutes): it is still offered, and Trello refuses cards for it.
+pub const DELETED_LIST: &str = "5abbe4b7ddc1b351ef9614b1";
+
+fn hiring_lists() -> Vec<Value> {
+    [("5abbe4b7ddc1b351ef9614b0", "Applied"), (DELETED_LIST, "Withdrawn")]
+        .iter()
+        .enumerate()
+        .map(|(i, (id, n))| json!({"id": id, "name": n, "closed": false, "pos": 16384 * (i + 1), "idBoard": HIRING}))
+        .collect()
+}
+
 fn text(status: u16, t: &str) -> Shape {
     shape(status, Value::String(t.into()))
 }
@@ -69,6 +88,9 @@ fn handle(c: &Control, s: &Seen) -> Shape {
     }
     if let Some(answer) = trouble(t) {
         return answer;
+    }
+    if (s.method.as_str(), s.path.as_str()) == ("POST", "/1/cards") {
+        return create_card(s);
     }
     if s.method != "GET" {
         return wrong(s, "only GET is used");
@@ -106,12 +128,86 @@ fn handle(c: &Control, s: &Seen) -> Shape {
         if let Err(e) = fields(s, "id,name,closed,pos,idBoard") {
             return e;
         }
-        return shape(200, if b["id"] == ROADMAP { Value::Array(lists()) } else { json!([]) });
+        let of_board = match b["id"].as_str() {
+            Some(ROADMAP) => lists(),
+            Some(HIRING) => hiring_lists(),
+            _ => Vec::new(),
+        };
+        return shape(200, Value::Array(of_board));
     }
     if let Err(e) = fields(s, BOARD_FIELDS) {
         return e;
     }
     shape(200, asked(b))
+}
+
+/// The documented fields of Create a new card.
+const CARD_FIELDS: [&str; 17] = [
+    "name",
+    "desc",
+    "pos",
+    "due",
+    "start",
+    "dueComplete",
+    "idList",
+    "idMembers",
+    "idLabels",
+    "urlSource",
+    "fileSource",
+    "mimeType",
+    "idCardSource",
+    "keepFromSource",
+    "address",
+    "locationName",
+    "coordinates",
+];
+
+fn create_card(s: &Seen) -> Shape {
+    // Only the key and the token in the query: the card's fields are in the JSON body.
+    if let Err(e) = expect_query(s, &[("key", Some(KEY)), ("token", Some(TOKEN))], &[]) {
+        return e;
+    }
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, "a JSON body must say Content-Type: application/json");
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return wrong(s, "the body is not a JSON object");
+    };
+    if let Some(k) = body.keys().find(|k| !CARD_FIELDS.contains(&k.as_str())) {
+        return wrong(s, &format!("{k} is not a parameter of Create a new card"));
+    }
+    for k in ["name", "desc", "due"] {
+        if body.get(k).is_some_and(|v| !v.is_string()) {
+            return wrong(s, &format!("{k} is a string"));
+        }
+    }
+    match body.get("pos") {
+        None => {}
+        Some(Value::String(p)) if p == "top" || p == "bottom" => {}
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f > 0.0) => {}
+        Some(other) => return wrong(s, &format!("pos is top, bottom or a positive float, not {other}")),
+    }
+    let Some(list) = body
+        .get("idList")
+        .and_then(Value::as_str)
+        .and_then(|id| lists().into_iter().chain(hiring_lists()).find(|l| l["id"] == id && id != DELETED_LIST))
+    else {
+        return text(400, "invalid value for idList");
+    };
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+    let slug: String = name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    shape(
+        200,
+        json!({
+            "id": "5abbe4b7ddc1b351ef9614c7", "idShort": 42, "shortLink": "Hx7vXK2b", "name": name,
+            "desc": body.get("desc").cloned().unwrap_or_else(|| json!("")),
+            "due": body.get("due").cloned().unwrap_or(Value::Null), "dueComplete": false, "start": null,
+            "idList": list["id"], "idBoard": list["idBoard"], "idMembers": [], "idLabels": [], "labels": [],
+            "closed": false, "pos": 8192, "dateLastActivity": "2026-07-30T23:19:04.000Z",
+            "url": format!("https://trello.com/c/Hx7vXK2b/42-{slug}"), "shortUrl": "https://trello.com/c/Hx7vXK2b",
+            "badges": {"votes": 0, "comments": 0, "attachments": 0, "checkItems": 0, "checkItemsChecked": 0, "description": body.contains_key("desc")}
+        }),
+    )
 }
 
 /// A board with the fields asked for (shortLink is kept here only to find boards by it).
