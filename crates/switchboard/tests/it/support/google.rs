@@ -2,7 +2,12 @@
 //! and the Drive and Sheets APIs for resource listings, answering in Google's
 //! documented shapes (files.list with nextPageToken, spreadsheets.get,
 //! values:batchGetByDataFilter, google.rpc error bodies) and refusing requests
-//! that are not the documented ones.
+//! that are not the documented ones. Calendar's events.list and events.insert
+//! (https://developers.google.com/workspace/calendar/api/v3/reference/events,
+//! errors as https://developers.google.com/workspace/calendar/api/guides/errors
+//! shows them) and Forms' forms.responses.list
+//! (https://developers.google.com/workspace/forms/api/reference/rest/v1/forms.responses/list)
+//! serve the actions.
 
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +45,31 @@ pub struct Google {
     pub calls: Arc<Mutex<Vec<String>>>,
     /// Calls to spreadsheets.values: (method, decoded range and verb, query, JSON body).
     pub values: Arc<Mutex<Vec<ValuesCall>>>,
+    /// Calls to Calendar's events and Forms' responses, as they arrived.
+    pub workspace: Arc<Mutex<Vec<ApiCall>>>,
+}
+
+/// One call to Calendar's events or Forms' responses: method, decoded path, query, content type
+/// and JSON body (`Null` when empty).
+#[derive(Clone, Debug)]
+pub struct ApiCall {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+impl ApiCall {
+    fn of(s: &Seen) -> Self {
+        Self {
+            method: s.method.to_string(),
+            path: percent_decode(&s.path),
+            query: s.query.clone(),
+            content_type: s.header("content-type").map(str::to_owned),
+            body: if s.body.is_empty() { Value::Null } else { serde_json::from_slice(&s.body).unwrap_or(Value::Null) },
+        }
+    }
 }
 
 /// One spreadsheets.values call, decoded.
@@ -303,14 +333,17 @@ fn files_get(id: &str) -> Shape {
     }
 }
 
+/// The account's calendars: (id, summary, primary).
+pub const CALENDARS: &[(&str, &str, bool)] = &[
+    ("ada@acme.example", "ada@acme.example", true),
+    ("c_team@group.calendar.google.com", "Team", false),
+    ("c_oncall@group.calendar.google.com", "On call", false),
+    ("en.uk#holiday@group.v.calendar.google.com", "Holidays in United Kingdom", false),
+];
+
 /// calendarList.list: four calendars, `maxResults` per page, nextPageToken until the last (which has nextSyncToken).
 fn calendar_list(s: &Seen) -> Shape {
-    let all = [
-        ("ada@acme.example", "ada@acme.example", true),
-        ("c_team@group.calendar.google.com", "Team", false),
-        ("c_oncall@group.calendar.google.com", "On call", false),
-        ("en.uk#holiday@group.v.calendar.google.com", "Holidays in United Kingdom", false),
-    ];
+    let all = CALENDARS;
     let size: usize = s.query("maxResults").and_then(|p| p.parse().ok()).unwrap_or(100).clamp(1, 250);
     let start: usize =
         s.query("pageToken").and_then(|t| t.strip_prefix("cal-").and_then(|n| n.parse().ok())).unwrap_or(0);
@@ -331,6 +364,423 @@ fn calendar_list(s: &Seen) -> Shape {
         body["nextPageToken"] = json!(format!("cal-{}", start + size));
     } else {
         body["nextSyncToken"] = json!("CPDAlvWDx70CEPDAlvWDx70CGAU=");
+    }
+    shape(200, body)
+}
+
+/// Calendar's own error body: `errors` with domain and reason, `code` and `message`.
+fn calendar_error(code: u16, domain: &str, reason: &str, message: &str, location: Option<(&str, &str)>) -> Shape {
+    let mut e = json!({"domain": domain, "reason": reason, "message": message});
+    if let Some((kind, at)) = location {
+        e["locationType"] = json!(kind);
+        e["location"] = json!(at);
+    }
+    shape(code, json!({"error": {"errors": [e], "code": code, "message": message}}))
+}
+
+/// The refusal `mode` calls for on Calendar's events, in Calendar's shape, or `None`.
+fn calendar_refusal(mode: Mode, token: Option<&str>) -> Option<Shape> {
+    let token = token.unwrap_or_default();
+    let invalid =
+        || calendar_error(401, "global", "authError", "Invalid Credentials", Some(("header", "Authorization")));
+    if !token.starts_with("ya29.") {
+        return Some(invalid());
+    }
+    match mode {
+        Mode::Normal => None,
+        Mode::RefuseAll => Some(invalid()),
+        Mode::RefuseFirstToken if token == "ya29.first" => Some(invalid()),
+        Mode::RefuseFirstToken => None,
+        Mode::NoScope => Some(calendar_error(
+            403,
+            "global",
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+            None,
+        )),
+        Mode::RateLimited => Some(
+            calendar_error(429, "usageLimits", "rateLimitExceeded", "Rate Limit Exceeded", None)
+                .header("retry-after", "30"),
+        ),
+        Mode::Down => Some(calendar_error(500, "global", "backendError", "Backend Error", None)),
+    }
+}
+
+fn rfc3339(v: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The events of a calendar: (id, summary, start, end), start and end a dateTime (RFC 3339) or,
+/// for all-day events, a date.
+fn events_of(calendar: &str) -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
+    match calendar {
+        "ada@acme.example" => vec![
+            ("4h7ttgqdl0o3tbsb2nqkhce8pl_20261201T090000Z", "Stand-up", "2026-12-01T09:00:00Z", "2026-12-01T09:15:00Z"),
+            ("1l2c0m9m7e5vbbjv5pld2ia1v8", "Company offsite", "2026-12-02", "2026-12-03"),
+            ("4h7ttgqdl0o3tbsb2nqkhce8pl_20261203T090000Z", "Stand-up", "2026-12-03T09:00:00Z", "2026-12-03T09:15:00Z"),
+            ("6b9s1q2r3t4u5v6w7x8y9z0a1b", "Quarterly review", "2026-12-03T14:00:00Z", "2026-12-03T15:30:00Z"),
+        ],
+        "c_team@group.calendar.google.com" => {
+            vec![("0p1o2i3u4y5t6r7e8w9q0a1s2d", "Team lunch", "2026-12-04T12:00:00Z", "2026-12-04T13:00:00Z")]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// An EventDateTime: `{date}` for a bare date, else `{dateTime, timeZone}`.
+fn event_time(v: &str) -> Value {
+    if v.len() == 10 { json!({"date": v}) } else { json!({"dateTime": v, "timeZone": "Europe/London"}) }
+}
+
+/// An instant for comparisons: a date is its midnight UTC.
+fn instant(v: &str) -> Option<time::OffsetDateTime> {
+    rfc3339(v).or_else(|| rfc3339(&format!("{v}T00:00:00Z")))
+}
+
+/// The standard `fields` parameter (partial response): `a,b(c,d)` keeps those members, nested
+/// selections applied to each element of a list.
+fn partial(value: &Value, fields: &str) -> Value {
+    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    let bytes = fields.as_bytes();
+    for i in 0..=bytes.len() {
+        let c = bytes.get(i).copied();
+        match c {
+            Some(b'(') => depth += 1,
+            Some(b')') => depth = depth.saturating_sub(1),
+            Some(b',') | None if depth == 0 => {
+                let part = fields[start..i].trim();
+                match part.split_once('(') {
+                    Some((name, rest)) => {
+                        wanted.push((name.to_owned(), Some(rest.strip_suffix(')').unwrap_or(rest).to_owned())));
+                    }
+                    None if !part.is_empty() => wanted.push((part.to_owned(), None)),
+                    None => {}
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(|i| partial(i, fields)).collect()),
+        Value::Object(map) => Value::Object(
+            wanted
+                .iter()
+                .filter_map(|(k, sub)| {
+                    let v = map.get(k)?;
+                    Some((k.clone(), sub.as_deref().map_or_else(|| v.clone(), |f| partial(v, f))))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// events.list: the documented query only (orderBy=startTime needs singleEvents=true; timeMin and
+/// timeMax RFC 3339 with an offset, timeMin before timeMax), events overlapping the window in start
+/// order, `q` over the summary, `maxResults` per page (at most 2500), `fields` honoured.
+fn events_list(calendar: &str, s: &Seen) -> Shape {
+    const KNOWN: &[&str] = &["singleEvents", "orderBy", "timeMin", "timeMax", "q", "maxResults", "pageToken", "fields"];
+    if let Some((k, _)) = s.query.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
+        return calendar_error(
+            400,
+            "global",
+            "invalidParameter",
+            &format!("fake Calendar: unexpected parameter {k}"),
+            Some(("parameter", k)),
+        );
+    }
+    let q = |k: &str| s.query(k);
+    if q("orderBy").is_some_and(|o| o != "startTime" && o != "updated")
+        || (q("orderBy").as_deref() == Some("startTime") && q("singleEvents").as_deref() != Some("true"))
+    {
+        return calendar_error(
+            400,
+            "global",
+            "badRequest",
+            "The requested ordering is not available for the particular query.",
+            Some(("parameter", "orderBy")),
+        );
+    }
+    let (Some(min), Some(max)) = (q("timeMin").as_deref().and_then(rfc3339), q("timeMax").as_deref().and_then(rfc3339))
+    else {
+        return calendar_error(
+            400,
+            "global",
+            "invalid",
+            "fake Calendar: timeMin and timeMax must be RFC 3339 date-times with an offset",
+            Some(("parameter", "timeMin")),
+        );
+    };
+    if max <= min {
+        return calendar_error(
+            400,
+            "calendar",
+            "timeRangeEmpty",
+            "The specified time range is empty.",
+            Some(("parameter", "timeMax")),
+        );
+    }
+    let size: usize = match q("maxResults").map(|m| m.parse::<usize>()) {
+        None => 250,
+        Some(Ok(n)) if (1..=2500).contains(&n) => n,
+        Some(_) => {
+            return calendar_error(
+                400,
+                "global",
+                "invalid",
+                "Invalid value for: maxResults",
+                Some(("parameter", "maxResults")),
+            );
+        }
+    };
+    let wanted = q("q").map(|w| w.to_lowercase());
+    let mut matching: Vec<_> = events_of(calendar)
+        .into_iter()
+        .filter(|(_, _, start, end)| instant(end).is_some_and(|e| e > min) && instant(start).is_some_and(|st| st < max))
+        .filter(|(_, summary, _, _)| wanted.as_ref().is_none_or(|w| summary.to_lowercase().contains(w)))
+        .collect();
+    matching.sort_by_key(|(_, _, start, _)| instant(start));
+    let offset: usize = match q("pageToken") {
+        None => 0,
+        Some(t) => match t.strip_prefix("ev-").and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => {
+                return calendar_error(
+                    400,
+                    "global",
+                    "invalid",
+                    "Invalid page token value.",
+                    Some(("parameter", "pageToken")),
+                );
+            }
+        },
+    };
+    let items: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|(id, summary, start, end)| {
+            json!({"kind": "calendar#event", "etag": "\"3468571927402000\"", "id": id, "status": "confirmed",
+                "htmlLink": format!("https://www.google.com/calendar/event?eid={id}"), "created": "2026-11-20T10:00:00.000Z",
+                "updated": "2026-11-20T10:00:00.000Z", "summary": summary, "creator": {"email": "ada@acme.example", "self": true},
+                "organizer": {"email": calendar, "self": true}, "start": event_time(start), "end": event_time(end),
+                "iCalUID": format!("{id}@google.com"), "sequence": 0, "eventType": "default"})
+        })
+        .collect();
+    let summary = CALENDARS.iter().find(|(id, _, _)| *id == calendar).map_or("", |(_, s, _)| *s);
+    let mut body = json!({"kind": "calendar#events", "etag": "\"p33k9v0u2ul7ig0g\"", "summary": summary, "updated": "2026-11-20T10:00:00.000Z",
+        "timeZone": "Europe/London", "accessRole": "owner", "defaultReminders": [], "items": items});
+    if offset + size < matching.len() {
+        body["nextPageToken"] = json!(format!("ev-{}", offset + size));
+    } else {
+        body["nextSyncToken"] = json!("CPDAlvWDx70CEPDAlvWDx70CGAU=");
+    }
+    match q("fields") {
+        Some(f) => shape(200, partial(&body, &f)),
+        None => shape(200, body),
+    }
+}
+
+/// One EventDateTime of an events.insert body: `{date}` or `{dateTime[, timeZone]}` (dateTime
+/// RFC 3339 with an offset here), nothing else.
+fn event_time_in(v: &Value) -> Result<(bool, time::OffsetDateTime), String> {
+    let Some(obj) = v.as_object() else { return Err("must be an object".into()) };
+    if let Some(k) = obj.keys().find(|k| !["date", "dateTime", "timeZone"].contains(&k.as_str())) {
+        return Err(format!("unknown member {k}"));
+    }
+    match (obj.get("date").and_then(Value::as_str), obj.get("dateTime").and_then(Value::as_str)) {
+        (Some(d), None) if d.len() == 10 => instant(d).map(|t| (true, t)).ok_or_else(|| format!("bad date {d}")),
+        (None, Some(dt)) => rfc3339(dt).map(|t| (false, t)).ok_or_else(|| format!("bad dateTime {dt}")),
+        _ => Err("needs date or dateTime, not both".into()),
+    }
+}
+
+/// events.insert: a JSON Events resource with start and end (required), the writable members this
+/// catalog sends, `sendUpdates` the only query; answers the created event.
+fn events_insert(calendar: &str, s: &Seen, n: usize) -> Shape {
+    if s.header("content-type") != Some("application/json") {
+        return calendar_error(
+            400,
+            "global",
+            "parseError",
+            "This API does not support parsing form-encoded input.",
+            None,
+        );
+    }
+    if let Some((k, v)) =
+        s.query.iter().find(|(k, v)| k != "sendUpdates" || !["all", "externalOnly", "none"].contains(&v.as_str()))
+    {
+        return calendar_error(
+            400,
+            "global",
+            "invalidParameter",
+            &format!("fake Calendar: unexpected parameter {k}={v}"),
+            Some(("parameter", k)),
+        );
+    }
+    let body: Value = serde_json::from_slice(&s.body).unwrap_or(Value::Null);
+    let Some(obj) = body.as_object() else {
+        return calendar_error(400, "global", "parseError", "Parse Error", None);
+    };
+    const WRITABLE: &[&str] = &["summary", "description", "location", "start", "end", "attendees"];
+    if let Some(k) = obj.keys().find(|k| !WRITABLE.contains(&k.as_str())) {
+        return calendar_error(400, "global", "invalid", &format!("fake Calendar: unexpected member {k}"), None);
+    }
+    let (start, end) = match (obj.get("start").map(event_time_in), obj.get("end").map(event_time_in)) {
+        (Some(Ok(st)), Some(Ok(e))) => (st, e),
+        (None, _) | (_, None) => return calendar_error(400, "global", "required", "Missing end time.", None),
+        (Some(Err(e)), _) | (_, Some(Err(e))) => {
+            return calendar_error(400, "global", "invalid", &format!("fake Calendar: {e}"), None);
+        }
+    };
+    if start.0 != end.0 {
+        return calendar_error(
+            400,
+            "global",
+            "invalid",
+            "fake Calendar: start and end must both be date or both dateTime",
+            None,
+        );
+    }
+    if end.1 <= start.1 {
+        return calendar_error(400, "calendar", "timeRangeEmpty", "The specified time range is empty.", None);
+    }
+    let mut attendees = Vec::new();
+    for a in obj.get("attendees").and_then(Value::as_array).into_iter().flatten() {
+        let ok = a.as_object().is_some_and(|m| {
+            m.keys().all(|k| ["email", "displayName", "optional"].contains(&k.as_str()))
+                && m.get("email").and_then(Value::as_str).is_some_and(|e| e.contains('@'))
+        });
+        if !ok {
+            return calendar_error(400, "global", "invalid", "fake Calendar: each attendee needs an email", None);
+        }
+        let mut a = a.clone();
+        a["responseStatus"] = json!("needsAction");
+        attendees.push(a);
+    }
+    let id = format!("7cbh8rpc10lrc0ckih9tafss{n:02}");
+    let mut event = json!({"kind": "calendar#event", "etag": "\"3468571927402000\"", "id": id, "status": "confirmed",
+        "htmlLink": format!("https://www.google.com/calendar/event?eid={id}"), "created": "2026-11-30T09:15:00.000Z",
+        "updated": "2026-11-30T09:15:00.000Z", "creator": {"email": "ada@acme.example", "self": true},
+        "organizer": {"email": calendar, "self": true}, "start": obj["start"], "end": obj["end"],
+        "iCalUID": format!("{id}@google.com"), "sequence": 0, "reminders": {"useDefault": true}, "eventType": "default"});
+    for k in ["summary", "description", "location"] {
+        if let Some(v) = obj.get(k) {
+            event[k] = v.clone();
+        }
+    }
+    if !attendees.is_empty() {
+        event["attendees"] = Value::Array(attendees);
+    }
+    shape(200, event)
+}
+
+/// A form's responses: (responseId, lastSubmittedTime, respondentEmail, answers to the questions
+/// 4f5e6d7c, 7a8b9c0d, 0e1f2a3b of the Customer survey).
+fn responses_of(form: &str) -> Option<Vec<Value>> {
+    let answer = |q: &str, v: &str| json!({"questionId": q, "textAnswers": {"answers": [{"value": v}]}});
+    let rows = [
+        ("ACYDBNj_first", "2026-11-28T10:01:02.345678Z", "ada@acme.example", "Ada Lovelace", "Friend", "Lovely"),
+        ("ACYDBNj_second", "2026-11-30T16:20:00.5Z", "grace@acme.example", "Grace Hopper", "Web", "More forms, please"),
+        ("ACYDBNj_third", "2026-12-01T08:00:00Z", "alan@acme.example", "Alan Turing", "Web", ""),
+    ];
+    if form == FILES[3].0 {
+        Some(
+            rows.iter()
+                .map(|(id, at, email, name, heard, comment)| {
+                    let mut answers = json!({"4f5e6d7c": answer("4f5e6d7c", name), "7a8b9c0d": answer("7a8b9c0d", heard)});
+                    if !comment.is_empty() {
+                        answers["0e1f2a3b"] = answer("0e1f2a3b", comment);
+                    }
+                    json!({"responseId": id, "createTime": at, "lastSubmittedTime": at, "respondentEmail": email, "answers": answers})
+                })
+                .collect(),
+        )
+    } else if form == FILES[4].0 {
+        Some(Vec::new())
+    } else {
+        None
+    }
+}
+
+/// forms.responses.list: `filter` is `timestamp > T` or `timestamp >= T` (T RFC 3339 UTC, "Zulu"),
+/// `pageSize` (at most 5000 by default), `pageToken` only with the filter it was given for; an
+/// empty list answers `{}`.
+fn responses_list(form: &str, s: &Seen) -> Shape {
+    if let Some((k, _)) = s.query.iter().find(|(k, _)| !["filter", "pageSize", "pageToken"].contains(&k.as_str())) {
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            &format!("Invalid JSON payload received. Unknown name \"{k}\": Cannot bind query parameter."),
+            None,
+        );
+    }
+    let filter = s.query("filter");
+    let after = match filter.as_deref() {
+        None => None,
+        Some(f) => {
+            let parsed = f
+                .strip_prefix("timestamp >= ")
+                .map(|t| (true, t))
+                .or_else(|| f.strip_prefix("timestamp > ").map(|t| (false, t)))
+                .and_then(|(inclusive, t)| t.ends_with('Z').then(|| rfc3339(t)).flatten().map(|t| (inclusive, t)));
+            match parsed {
+                Some(p) => Some(p),
+                None => return google_error(400, "INVALID_ARGUMENT", &format!("Invalid filter: {f}"), None),
+            }
+        }
+    };
+    let Some(all) = responses_of(form) else {
+        return google_error(404, "NOT_FOUND", "Requested entity was not found.", None);
+    };
+    let size: usize = match s.query("pageSize").map(|p| p.parse::<usize>()) {
+        None | Some(Ok(0)) => 5000,
+        Some(Ok(n)) => n.min(5000),
+        Some(Err(_)) => {
+            return google_error(400, "INVALID_ARGUMENT", "Invalid value at 'page_size' (TYPE_INT32)", None);
+        }
+    };
+    // A page token carries the filter it was issued for, as Google requires the same one back.
+    let token_filter = filter.clone().unwrap_or_default();
+    let offset: usize = match s.query("pageToken") {
+        None => 0,
+        Some(t) => match t
+            .split_once('|')
+            .filter(|(_, f)| *f == token_filter)
+            .and_then(|(n, _)| n.strip_prefix("resp-")?.parse().ok())
+        {
+            Some(n) => n,
+            None => {
+                return google_error(400, "INVALID_ARGUMENT", "The page token is not valid for this request.", None);
+            }
+        },
+    };
+    let matching: Vec<Value> = all
+        .into_iter()
+        .filter(|r| {
+            let at = r["lastSubmittedTime"].as_str().and_then(rfc3339);
+            match (after, at) {
+                (None, _) => true,
+                (Some((inclusive, t)), Some(at)) => {
+                    if inclusive {
+                        at >= t
+                    } else {
+                        at > t
+                    }
+                }
+                (Some(_), None) => false,
+            }
+        })
+        .collect();
+    let page: Vec<Value> = matching.iter().skip(offset).take(size).cloned().collect();
+    let mut body = json!({});
+    if !page.is_empty() {
+        body["responses"] = Value::Array(page);
+    }
+    if offset + size < matching.len() {
+        body["nextPageToken"] = json!(format!("resp-{}|{token_filter}", offset + size));
     }
     shape(200, body)
 }
@@ -418,9 +868,38 @@ impl Google {
             shape(200, json!({"sub": "110169484474386276334", "name": "Ada Lovelace", "email": "ada@acme.example", "email_verified": true}))
         })
         .await;
-        let (m, c) = (mode.clone(), calls.clone());
+        let workspace: Arc<Mutex<Vec<ApiCall>>> = Arc::default();
+        let (m, c, w) = (mode.clone(), calls.clone(), workspace.clone());
         let drive = Fake::start("https://www.googleapis.com", move |s| {
             c.lock().unwrap().push(format!("{} {}?{}", s.method, s.path, s.query("q").unwrap_or_default()));
+            // events.list and events.insert: /calendar/v3/calendars/{calendarId}/events.
+            if let Some(calendar) =
+                s.path.strip_prefix("/calendar/v3/calendars/").and_then(|r| r.strip_suffix("/events"))
+            {
+                let n = {
+                    let mut log = w.lock().unwrap();
+                    log.push(ApiCall::of(s));
+                    log.len()
+                };
+                if let Some(r) = calendar_refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
+                    return r;
+                }
+                let calendar = percent_decode(calendar);
+                if !CALENDARS.iter().any(|(id, _, _)| *id == calendar) {
+                    return calendar_error(404, "global", "notFound", "Not Found", None);
+                }
+                return match s.method.as_str() {
+                    "GET" => events_list(&calendar, s),
+                    "POST" => events_insert(&calendar, s, n),
+                    _ => calendar_error(
+                        405,
+                        "global",
+                        "httpMethodNotAllowed",
+                        "fake Calendar: not a documented method",
+                        None,
+                    ),
+                };
+            }
             if let Some(r) = refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
                 return r;
             }
@@ -476,11 +955,22 @@ impl Google {
             }
         })
         .await;
-        let (m, c) = (mode.clone(), calls.clone());
+        let (m, c, w) = (mode.clone(), calls.clone(), workspace.clone());
         let forms = Fake::start("https://forms.googleapis.com", move |s| {
             c.lock().unwrap().push(format!("{} {}", s.method, s.path));
+            let responses = s.path.strip_prefix("/v1/forms/").and_then(|r| r.strip_suffix("/responses"));
+            if responses.is_some() {
+                w.lock().unwrap().push(ApiCall::of(s));
+            }
             if let Some(r) = refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
                 return r;
+            }
+            if let Some(form) = responses {
+                return if s.method == "GET" && s.body.is_empty() {
+                    responses_list(form, s)
+                } else {
+                    google_error(400, "INVALID_ARGUMENT", "fake Forms: responses are listed with GET and no body", None)
+                };
             }
             match s.path.strip_prefix("/v1/forms/") {
                 Some(id) if s.method == "GET" && id == FILES[3].0 => shape(200, json!({
@@ -498,7 +988,7 @@ impl Google {
             }
         })
         .await;
-        Self { accounts, tokens, userinfo, drive, sheets, gmail, forms, mode, calls, values }
+        Self { accounts, tokens, userinfo, drive, sheets, gmail, forms, mode, calls, values, workspace }
     }
 
     /// The `SWITCHBOARD_OUTBOUND_OVERRIDES` for every Google fake.
