@@ -149,6 +149,10 @@ pub enum ActionHandler {
     SmtpSendEmail,
     /// SendGrid: the v3 mail/send body built from the email input.
     SendgridMail,
+    /// Gmail: the MIME message, base64url-encoded as messages.send's `raw`.
+    GmailRaw,
+    /// Microsoft Graph: the `message` of sendMail (recipients, body, file attachments).
+    GraphMail,
 }
 
 impl ActionHandler {
@@ -159,6 +163,8 @@ impl ActionHandler {
             Self::SheetsAppendRow => &["handler.range", "handler.row"],
             Self::SmtpSendEmail => &[],
             Self::SendgridMail => &["handler.body"],
+            Self::GmailRaw => &["handler.raw"],
+            Self::GraphMail => &["handler.message"],
         }
     }
 

@@ -1,12 +1,14 @@
 //! `send_email` through a real SMTP server (aiosmtpd, which parses each message with Python's
-//! email package, as a mail client would read it) and through SendGrid's Mail Send (a fake that
-//! checks the documented body): text, HTML, both, attachments, recipients refused, bad input.
+//! email package, as a mail client would read it), Gmail (the MIME message as `raw`), Outlook
+//! (Graph sendMail) and SendGrid's Mail Send (fakes that check the documented bodies): text, HTML,
+//! both, attachments, recipients refused, bad input, refreshed tokens, rate limits.
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use crate::support::apis::{Trouble, sendgrid};
+use crate::support::apis::{Trouble, connect_oauth, microsoft, sendgrid};
+use crate::support::google::{Google, Mode};
 use crate::support::peers::{SmtpOptions, smtp_server};
 use crate::support::server::{Answer, TestApp};
 use crate::support::{TestDb, spawn_app_with};
@@ -169,4 +171,93 @@ async fn sendgrid_sends_the_documented_mail_body() {
             .await;
     assert_eq!((a.status, a.body["error"]["code"].as_str()), (409, Some("needs_reauth")), "{}", a.body);
     assert!(!a.body.to_string().contains(sendgrid::KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_sends_the_mime_message_as_raw() {
+    let g = Google::start().await;
+    let app = spawn_app_with(
+        TestDb::sqlite().await,
+        &[("outbound_overrides", &g.overrides()), ("allowed_redirects", "http://app.test/"), ("jobs", "false")],
+    )
+    .await;
+    let conn = g.connect(&app, json!({"provider": "gmail"})).await;
+    let listed = app.get(&format!("/v1/connections/{conn}/actions")).await;
+    let send_email =
+        listed.body["actions"].as_array().unwrap().iter().find(|a| a["name"] == "send_email").cloned().unwrap();
+    assert_eq!(send_email["missing_scopes"], json!([]), "gmail.modify covers sending");
+
+    let csv = b"id,total\n1042,99.50\n";
+    let a = send(
+        &app,
+        &conn,
+        json!({"to": "grace@example.test", "subject": "Invoice 1042", "text": "Attached.", "html": "<p>Attached.</p>",
+            "attachments": [{"filename": "invoice.csv", "content_type": "text/csv", "content_base64": b64(csv)}]}),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["output"],
+        json!({"id": "18c9d2a5b7e3f001", "thread_id": "18c9d2a5b7e3f001", "sent": true, "to": ["grace@example.test"]})
+    );
+    let call = g.workspace.lock().unwrap().last().cloned().unwrap();
+    let raw = call.body["raw"].as_str().unwrap();
+    assert!(!raw.contains('+') && !raw.contains('/'), "base64url, not base64");
+    let mime = String::from_utf8(base64::engine::general_purpose::URL_SAFE.decode(raw).unwrap()).unwrap();
+    for line in ["From: ada@acme.example\r\n", "To: grace@example.test\r\n", "Subject: Invoice 1042\r\n"] {
+        assert!(mime.contains(line), "{line:?} missing from:\n{mime}");
+    }
+    assert!(mime.contains("multipart/mixed") && mime.contains("multipart/alternative"), "{mime}");
+    assert!(
+        mime.contains("filename=\"invoice.csv\"") && mime.contains(&b64(csv)),
+        "the attachment, in base64:\n{mime}"
+    );
+    // Gmail's refusal, with its reason; and a refused token is refreshed once.
+    let a = send(&app, &conn, json!({"to": "nobody@refused.example", "subject": "Hi", "text": "x"})).await;
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (422, Some("provider_refused")), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("Invalid To header"), "{}", a.body);
+    g.set(Mode::RefuseFirstToken);
+    let a = send(&app, &conn, json!({"to": "grace@example.test", "subject": "Again", "text": "x"})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    g.set(Mode::RateLimited);
+    let a = send(&app, &conn, json!({"to": "grace@example.test", "subject": "Again", "text": "x"})).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlook_sends_through_graph_send_mail() {
+    let api = microsoft::start().await;
+    let app = api.app().await;
+    let a = app.post("/v1/integrations", json!({"id": "m365", "provider": "outlook", "client_id": "ms-client", "client_secret": "ms-secret", "settings": {"tenant": "contoso.onmicrosoft.com"}})).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let conn = connect_oauth(&app, json!({"integration": "m365", "provider": "outlook"})).await;
+    let png = [0x89u8, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
+    let a = send(
+        &app,
+        &conn,
+        json!({"to": ["Grace <grace@example.test>"], "cc": ["ops@example.test"], "subject": "Q3 chart", "text": "ignored", "html": "<p>Chart attached.</p>",
+            "attachments": [{"filename": "chart.png", "content_type": "image/png", "content_base64": b64(&png)}]}),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["output"], json!({"sent": true, "to": ["grace@example.test", "ops@example.test"]}));
+    assert_eq!(
+        api.control.last_json("/me/sendMail"),
+        json!({"saveToSentItems": true, "message": {
+            "subject": "Q3 chart", "body": {"contentType": "HTML", "content": "<p>Chart attached.</p>"},
+            "toRecipients": [{"emailAddress": {"address": "grace@example.test", "name": "Grace"}}],
+            "ccRecipients": [{"emailAddress": {"address": "ops@example.test"}}],
+            "attachments": [{"@odata.type": "#microsoft.graph.fileAttachment", "name": "chart.png", "contentType": "image/png", "contentBytes": b64(&png)}]
+        }})
+    );
+    let a = send(&app, &conn, json!({"to": "nobody@refused.example", "subject": "Hi", "text": "x"})).await;
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (422, Some("provider_refused")), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("isn't resolved"), "{}", a.body);
+    api.set(Trouble::Unauthorized(1));
+    let a = send(&app, &conn, json!({"to": "grace@example.test", "subject": "Hi", "text": "plain"})).await;
+    assert_eq!(a.status, 200, "refreshed and sent again: {}", a.body);
+    assert_eq!(
+        api.control.last_json("/me/sendMail")["message"]["body"],
+        json!({"contentType": "Text", "content": "plain"})
+    );
 }

@@ -153,6 +153,45 @@ impl Email {
         built.map_err(|e| ServiceError::invalid("input", format!("the email cannot be built: {e}")))
     }
 
+    /// Microsoft Graph's `message` for sendMail
+    /// (https://learn.microsoft.com/en-us/graph/api/user-sendmail): HTML when there is HTML (Graph
+    /// takes one body), file attachments with their content in base64.
+    pub(super) fn graph_message(&self) -> Value {
+        let recipients = |list: &[Mailbox]| -> Vec<Value> {
+            list.iter()
+                .map(|m| match &m.name {
+                    Some(name) => json!({"emailAddress": {"address": m.email.to_string(), "name": name}}),
+                    None => json!({"emailAddress": {"address": m.email.to_string()}}),
+                })
+                .collect()
+        };
+        let (kind, content) = match (&self.html, &self.text) {
+            (Some(h), _) => ("HTML", h.clone()),
+            (None, t) => ("Text", t.clone().unwrap_or_default()),
+        };
+        let mut message = json!({"subject": self.subject, "body": {"contentType": kind, "content": content}, "toRecipients": recipients(&self.to)});
+        if !self.cc.is_empty() {
+            message["ccRecipients"] = recipients(&self.cc).into();
+        }
+        if !self.bcc.is_empty() {
+            message["bccRecipients"] = recipients(&self.bcc).into();
+        }
+        if let Some(r) = &self.reply_to {
+            message["replyTo"] = recipients(std::slice::from_ref(r)).into();
+        }
+        if !self.attachments.is_empty() {
+            message["attachments"] = self
+                .attachments
+                .iter()
+                .map(|a| {
+                    json!({"@odata.type": "#microsoft.graph.fileAttachment", "name": a.filename, "contentType": a.content_type,
+                        "contentBytes": base64::engine::general_purpose::STANDARD.encode(&a.bytes)})
+                })
+                .collect();
+        }
+        message
+    }
+
     /// SendGrid's v3 mail/send body (https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send).
     pub(super) fn sendgrid_body(&self, from: &Mailbox) -> Value {
         let address = |m: &Mailbox| match &m.name {

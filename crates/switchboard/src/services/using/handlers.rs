@@ -39,6 +39,31 @@ pub(super) async fn run(
             email_recipients = Some(email.recipients());
             Map::from_iter([("body".to_owned(), email.sendgrid_body(&from))])
         }
+        ActionHandler::GmailRaw => {
+            use base64::Engine as _;
+            let email = Email::parse(action_name, values.input)?;
+            // From the mailbox itself unless the input names another of its addresses (an alias).
+            let rec = services.record_of(conn).await?;
+            let from = match (&email.from, &rec.account_email) {
+                (Some(f), _) => f.clone(),
+                (None, Some(e)) => e.parse().map_err(|_| ServiceError::Internal("the connection's email".into()))?,
+                (None, None) => {
+                    return Err(ServiceError::invalid(
+                        "input.from",
+                        "give `from`: this connection has no email address",
+                    )
+                    .into());
+                }
+            };
+            let mime = email.mime(from)?.formatted();
+            email_recipients = Some(email.recipients());
+            Map::from_iter([("raw".to_owned(), Value::String(base64::engine::general_purpose::URL_SAFE.encode(mime)))])
+        }
+        ActionHandler::GraphMail => {
+            let email = Email::parse(action_name, values.input)?;
+            email_recipients = Some(email.recipients());
+            Map::from_iter([("message".to_owned(), email.graph_message())])
+        }
     };
     let spec = action
         .request

@@ -786,6 +786,38 @@ fn responses_list(form: &str, s: &Seen) -> Shape {
 }
 
 /// The sheets of a spreadsheet: Sales 2026 has two, every other one a single Sheet1.
+/// users.messages.send (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages/send):
+/// a JSON Message whose `raw` is the RFC 2822 message in base64url; it must name its recipients.
+/// Answers the sent Message (id, threadId, labelIds SENT).
+fn messages_send(s: &Seen) -> Shape {
+    use base64::Engine as _;
+    if s.header("content-type") != Some("application/json") {
+        return google_error(400, "INVALID_ARGUMENT", "fake Gmail: send the Message as JSON", None);
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.", None);
+    };
+    if body.keys().any(|k| k != "raw") {
+        return google_error(400, "INVALID_ARGUMENT", "fake Gmail: only raw is sent", None);
+    }
+    let raw = body["raw"].as_str().unwrap_or_default();
+    let Ok(mime) = base64::engine::general_purpose::URL_SAFE
+        .decode(raw)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw))
+    else {
+        return google_error(400, "INVALID_ARGUMENT", "Invalid value for ByteString", None);
+    };
+    let text = String::from_utf8_lossy(&mime);
+    let headers = text.split("\r\n\r\n").next().unwrap_or_default().to_ascii_lowercase();
+    if !headers.contains("\r\nto: ") && !headers.starts_with("to: ") {
+        return google_error(400, "FAILED_PRECONDITION", "Recipient address required", Some("failedPrecondition"));
+    }
+    if headers.contains("@refused.example") {
+        return google_error(400, "INVALID_ARGUMENT", "Invalid To header", Some("invalidArgument"));
+    }
+    shape(200, json!({"id": "18c9d2a5b7e3f001", "threadId": "18c9d2a5b7e3f001", "labelIds": ["SENT"]}))
+}
+
 fn sheets_of(id: &str) -> Option<Vec<(i64, &'static str)>> {
     SPREADSHEETS.iter().find(|(i, _)| *i == id)?;
     Some(if id == SPREADSHEETS[0].0 { vec![(0, "Sheet1"), (1_846_372_910, "Q1 leads")] } else { vec![(0, "Sheet1")] })
@@ -934,9 +966,12 @@ impl Google {
             }
         })
         .await;
-        let (m, c) = (mode.clone(), calls.clone());
+        let (m, c, w) = (mode.clone(), calls.clone(), workspace.clone());
         let gmail = Fake::start("https://gmail.googleapis.com", move |s| {
             c.lock().unwrap().push(format!("{} {}", s.method, s.path));
+            if s.path == "/gmail/v1/users/me/messages/send" {
+                w.lock().unwrap().push(ApiCall::of(s));
+            }
             if let Some(r) = refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
                 return r;
             }
@@ -946,6 +981,7 @@ impl Google {
                     "emailAddress": "ada@acme.example", "messagesTotal": 1204, "threadsTotal": 877, "historyId": "991234"
                 })),
                 // users.labels.list: every label in one answer, no paging.
+                ("POST", "/gmail/v1/users/me/messages/send") => messages_send(s),
                 ("GET", "/gmail/v1/users/me/labels") => shape(200, json!({"labels": [
                     {"id": "INBOX", "name": "INBOX", "messageListVisibility": "hide", "labelListVisibility": "labelShow", "type": "system"},
                     {"id": "Label_1234567890123456789", "name": "Invoices", "messageListVisibility": "show", "labelListVisibility": "labelShow", "type": "user"},

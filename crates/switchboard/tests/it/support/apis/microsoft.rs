@@ -407,6 +407,9 @@ fn handle(c: &Control, tokens: &Mutex<Vec<String>>, s: &Seen) -> Shape {
         }
         _ => {}
     }
+    if s.method == "POST" && s.path == "/v1.0/me/sendMail" {
+        return send_mail(s);
+    }
     if s.method != "GET" {
         return wrong(s, "only GET is used");
     }
@@ -441,6 +444,59 @@ fn handle(c: &Control, tokens: &Mutex<Vec<String>>, s: &Seen) -> Shape {
     }
 }
 
+/// user: sendMail (https://learn.microsoft.com/en-us/graph/api/user-sendmail): `{message,
+/// saveToSentItems}` as JSON, recipients as `emailAddress` objects, a body of contentType Text or
+/// HTML, file attachments with base64 `contentBytes`; 202 with no body. A recipient at
+/// refused.example is refused as Exchange refuses an invalid recipient.
+fn send_mail(s: &Seen) -> Shape {
+    use base64::Engine as _;
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, "the body is application/json");
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return wrong(s, "not a JSON object");
+    };
+    if let Some(k) = body.keys().find(|k| !["message", "saveToSentItems"].contains(&k.as_str())) {
+        return wrong(s, &format!("sendMail takes no {k}"));
+    }
+    let m = &body["message"];
+    let known = ["subject", "body", "toRecipients", "ccRecipients", "bccRecipients", "replyTo", "attachments"];
+    if let Some(k) = m.as_object().and_then(|o| o.keys().find(|k| !known.contains(&k.as_str()))) {
+        return wrong(s, &format!("unexpected message property {k}"));
+    }
+    if !matches!(m["body"]["contentType"].as_str(), Some("Text" | "HTML")) || !m["body"]["content"].is_string() {
+        return error(400, "ErrorInvalidRequest", "The body's contentType must be Text or HTML.");
+    }
+    let mut addresses = Vec::new();
+    for list in ["toRecipients", "ccRecipients", "bccRecipients", "replyTo"] {
+        for r in m[list].as_array().into_iter().flatten() {
+            let Some(address) = r["emailAddress"]["address"].as_str() else {
+                return error(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.");
+            };
+            addresses.push(address.to_owned());
+        }
+    }
+    if m["toRecipients"].as_array().is_none_or(Vec::is_empty) {
+        return error(400, "ErrorInvalidRecipients", "At least one recipient is required, but none were found.");
+    }
+    if addresses.iter().any(|a| a.ends_with("@refused.example")) {
+        return error(
+            400,
+            "ErrorInvalidRecipients",
+            "At least one recipient isn't valid., Recipient 'nobody@refused.example' isn't resolved.",
+        );
+    }
+    for a in m["attachments"].as_array().into_iter().flatten() {
+        let ok = a["@odata.type"] == "#microsoft.graph.fileAttachment"
+            && a["name"].is_string()
+            && a["contentBytes"].as_str().is_some_and(|c| base64::engine::general_purpose::STANDARD.decode(c).is_ok());
+        if !ok {
+            return error(400, "ErrorInvalidRequest", "The attachment is not a valid fileAttachment.");
+        }
+    }
+    shape(202, Value::String(String::new()))
+}
+
 /// Tokens: `EwB-first` from the code, `EwB-refreshed-N` from each refresh.
 fn token(tokens: &Mutex<Vec<String>>, s: &Seen) -> Shape {
     let form = s.form();
@@ -468,7 +524,7 @@ fn token(tokens: &Mutex<Vec<String>>, s: &Seen) -> Shape {
     shape(
         200,
         json!({
-            "token_type": "Bearer", "scope": "User.Read Mail.ReadBasic Calendars.ReadBasic Calendars.ReadWrite Team.ReadBasic.All Channel.ReadBasic.All ChannelMessage.Send",
+            "token_type": "Bearer", "scope": "User.Read Mail.ReadBasic Mail.Send Calendars.ReadBasic Calendars.ReadWrite Team.ReadBasic.All Channel.ReadBasic.All ChannelMessage.Send",
             "expires_in": 3599, "ext_expires_in": 3599, "access_token": access, "refresh_token": "M.C507_BAY.0.U.-refresh"
         }),
     )
