@@ -5,7 +5,6 @@
 pub mod actions;
 pub mod cache;
 pub(crate) mod call;
-mod email;
 mod handlers;
 pub mod proxy;
 pub mod resources;

@@ -7,7 +7,9 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use serde_json::{Value, json};
 
-use crate::services::{InputProblem, ServiceError};
+use super::super::actions::RunError;
+use super::super::resources::Caller;
+use crate::services::{InputProblem, ServiceError, Services};
 
 pub(super) struct EmailAttachment {
     pub(super) filename: String,
@@ -89,7 +91,7 @@ impl Email {
         }
         let text = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_owned);
         if !problems.is_empty() {
-            return Err(super::actions::invalid_input(action, problems));
+            return Err(super::super::actions::invalid_input(action, problems));
         }
         Ok(Self {
             from,
@@ -236,4 +238,25 @@ impl Email {
 enum Body {
     Single(SinglePart),
     Multi(MultiPart),
+}
+
+/// Sends the email through the connection's own SMTP server (its settings, checked address and
+/// TLS as the connection test uses them), from `input.from` or the connection's `from`.
+pub(super) async fn smtp_send_email(services: &Services, conn: &Caller<'_>, input: &Value) -> Result<Value, RunError> {
+    let email = Email::parse("send_email", input)?;
+    let rec = services.record_of(conn).await?;
+    let fields = services.open_fields(&rec).await?;
+    let from = match (&email.from, fields.get("from")) {
+        (Some(f), _) => f.clone(),
+        (None, Some(f)) => f.parse().map_err(|_| {
+            ServiceError::invalid("input.from", "the connection's from address does not parse; give `from`")
+        })?,
+        (None, None) => {
+            return Err(ServiceError::invalid("input.from", "give `from`: this connection has no from address").into());
+        }
+    };
+    let message = email.mime(from)?;
+    let reply =
+        crate::services::credentials::smtp::send(&fields, &services.settings, &services.outbound, &message).await?;
+    Ok(serde_json::json!({"sent": true, "to": email.recipients(), "reply": reply}))
 }
