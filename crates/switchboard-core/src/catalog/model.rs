@@ -153,6 +153,8 @@ pub enum ActionHandler {
     GmailRaw,
     /// Microsoft Graph: the `message` of sendMail (recipients, body, file attachments).
     GraphMail,
+    /// Facebook: the resolved Page's own access token, fetched with the user's.
+    FacebookPageToken,
 }
 
 impl ActionHandler {
@@ -165,6 +167,7 @@ impl ActionHandler {
             Self::SendgridMail => &["handler.body"],
             Self::GmailRaw => &["handler.raw"],
             Self::GraphMail => &["handler.message"],
+            Self::FacebookPageToken => &["handler.page_token"],
         }
     }
 

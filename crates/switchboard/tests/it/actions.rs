@@ -728,3 +728,79 @@ async fn shopify_creates_products_through_graphql() {
     let a = run(&app, &conn, "create_product", json!({"title": "Cap", "status": "LIVE"}), None).await;
     assert_eq!(pointers(&a), ["/input/status"]);
 }
+
+#[tokio::test]
+async fn facebook_page_actions_run_with_the_pages_own_token() {
+    let api = meta::start().await;
+    let app = api.app().await;
+    assert_eq!(app.create_integration("meta", "facebook", "meta-secret").await.status, 201);
+    let conn = crate::support::apis::connect_oauth(&app, json!({"integration": "meta"})).await;
+
+    let a = run(
+        &app,
+        &conn,
+        "reply_to_comment",
+        json!({"page": "Acme Support", "comment_id": "101500000000001_777", "message": "Thanks, we're on it!"}),
+        None,
+    )
+    .await;
+    assert_eq!((a.status, &a.body["output"]), (200, &json!({"id": "101500000000001_777_5551234"})), "{}", a.body);
+    // The Page's token was fetched with the user's, and the reply went with the Page's.
+    let log = api.control.log();
+    let n = log.len();
+    assert!(log[n - 2].starts_with("GET /v26.0/101500000000001?fields=access_token"), "{log:?}");
+    assert!(log[n - 1].starts_with("POST /v26.0/101500000000001_777/comments"), "{log:?}");
+    assert_eq!(api.control.last_json("/comments"), json!({"message": "Thanks, we're on it!"}));
+
+    let a = run(
+        &app,
+        &conn,
+        "send_page_message",
+        json!({"page": "101500000000001", "recipient_id": "24019876543210987", "text": "Your order shipped."}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["output"]["recipient_id"], "24019876543210987");
+    assert_eq!(
+        api.control.last_json("/messages"),
+        json!({"recipient": {"id": "24019876543210987"}, "messaging_type": "RESPONSE", "message": {"text": "Your order shipped."}})
+    );
+    // Facebook's refusals, with their reasons; a tag is required outside the window.
+    let a = run(
+        &app,
+        &conn,
+        "send_page_message",
+        json!({"page": "101500000000001", "recipient_id": meta::UNREACHABLE_PSID, "text": "hi"}),
+        None,
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (422, "provider_refused"), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("isn't available"), "{}", a.body);
+    let a = run(
+        &app,
+        &conn,
+        "reply_to_comment",
+        json!({"page": "Acme Support", "comment_id": meta::GONE_COMMENT, "message": "hi"}),
+        None,
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (422, "provider_refused"), "{}", a.body);
+    let a = run(
+        &app,
+        &conn,
+        "send_page_message",
+        json!({"page": "Acme Support", "recipient_id": "1", "text": "hi", "messaging_type": "MESSAGE_TAG"}),
+        None,
+    )
+    .await;
+    assert_eq!(pointers(&a), ["/input"], "{}", a.body);
+    // "Acme" names two Pages: the caller chooses.
+    let a =
+        run(&app, &conn, "reply_to_comment", json!({"page": "Acme", "comment_id": "1_2", "message": "hi"}), None).await;
+    assert_eq!(pointers(&a), ["/input/page"]);
+    // Nothing of either token in what comes back.
+    for body in [a.body.to_string(), app.get(&format!("/v1/audit?connection={conn}")).await.body.to_string()] {
+        assert!(!body.contains("EAAPage-") && !body.contains(meta::LONG_LIVED), "{body}");
+    }
+}

@@ -4,6 +4,7 @@
 //! SMTP, does the whole action). One module per provider family.
 
 mod email;
+mod facebook;
 mod sheets;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub(super) async fn run(
             email_recipients = Some(email.recipients());
             Map::from_iter([("raw".to_owned(), Value::String(base64::engine::general_purpose::URL_SAFE.encode(mime)))])
         }
+        ActionHandler::FacebookPageToken => facebook::page_token(services, conn, action, values, provider_status).await?,
         ActionHandler::GraphMail => {
             let email = Email::parse(action_name, values.input)?;
             email_recipients = Some(email.recipients());

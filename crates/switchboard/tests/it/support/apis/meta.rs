@@ -98,6 +98,13 @@ fn handle(c: &Control, s: &Seen) -> Shape {
     }
     let t = c.enter(s);
     let token = s.bearer();
+    // Page actions carry the Page's own token, as Facebook requires.
+    if let Some(page) = token.as_deref().and_then(|t| t.strip_prefix("EAAPage-")) {
+        if let Some(answer) = trouble(t) {
+            return answer;
+        }
+        return page_action(page, s);
+    }
     if token.as_deref() != Some(SYSTEM_TOKEN) && token.as_deref() != Some(LONG_LIVED) {
         return error(400, 190, "Invalid OAuth access token - Cannot parse access token");
     }
@@ -109,6 +116,13 @@ fn handle(c: &Control, s: &Seen) -> Shape {
     }
     if s.method != "GET" {
         return wrong(s, "only GET is used");
+    }
+    // A Page's access token, for a user who has a task on it.
+    if let Some(page) = s.path.strip_prefix("/v26.0/").filter(|p| pages().iter().any(|x| x["id"] == *p))
+        && s.query("fields").as_deref() == Some("access_token")
+        && token.as_deref() == Some(LONG_LIVED)
+    {
+        return shape(200, json!({"access_token": format!("EAAPage-{page}"), "id": page}));
     }
     match s.path.as_str() {
         "/v26.0/me" => shape(200, json!({"id": "10158542961112345", "name": "Acme Page Admin"})),
@@ -129,6 +143,62 @@ fn handle(c: &Control, s: &Seen) -> Shape {
             ),
         ),
     }
+}
+
+/// A comment that was deleted, and a person the Page may not message.
+pub const GONE_COMMENT: &str = "101500000000000_404";
+pub const UNREACHABLE_PSID: &str = "24000000000000000";
+
+/// What a Page does with its token: reply to a comment (POST /{comment-id}/comments {message})
+/// or send a Messenger message (POST /{page-id}/messages, the Send API's recipient, messaging_type
+/// and message); the token must be the Page's own.
+fn page_action(page: &str, s: &Seen) -> Shape {
+    if s.method != "POST" || s.header("content-type") != Some("application/json") {
+        return wrong(s, "Page actions are POSTs of JSON");
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return wrong(s, "not a JSON object");
+    };
+    let rest = s.path.strip_prefix("/v26.0/").unwrap_or_default();
+    if let Some(comment) = rest.strip_suffix("/comments") {
+        if body.keys().any(|k| k != "message") || !body["message"].is_string() {
+            return wrong(s, "a comment reply is {message}");
+        }
+        if comment == GONE_COMMENT {
+            return error(
+                400,
+                100,
+                "(#100) Object does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
+            );
+        }
+        return shape(200, json!({"id": format!("{comment}_5551234")}));
+    }
+    if rest == format!("{page}/messages") {
+        let allowed = ["recipient", "messaging_type", "message", "tag"];
+        if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return wrong(s, &format!("the Send API takes no {k}"));
+        }
+        let recipient = body["recipient"]["id"].as_str().unwrap_or_default();
+        let kind = body["messaging_type"].as_str().unwrap_or_default();
+        if !["RESPONSE", "UPDATE", "MESSAGE_TAG"].contains(&kind) || (kind == "MESSAGE_TAG") != body.contains_key("tag")
+        {
+            return error(400, 100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}");
+        }
+        if !body["message"]["text"].is_string() {
+            return error(400, 100, "(#100) Must send either message or sender action");
+        }
+        if recipient == UNREACHABLE_PSID {
+            return shape(
+                400,
+                json!({"error": {"message": "(#551) This person isn't available right now.", "type": "OAuthException", "code": 551, "error_subcode": 1_545_041, "fbtrace_id": "AbCdEfGhIjN"}}),
+            );
+        }
+        return shape(
+            200,
+            json!({"recipient_id": recipient, "message_id": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P"}),
+        );
+    }
+    error(400, 190, "Invalid OAuth access token for this Page")
 }
 
 /// A recipient who has not written in the last 24 hours: only templates reach them.
