@@ -155,6 +155,8 @@ pub enum ActionHandler {
     GraphMail,
     /// Facebook: the resolved Page's own access token, fetched with the user's.
     FacebookPageToken,
+    /// Google Drive: the file's metadata and bytes as one multipart/related body.
+    DriveMultipartUpload,
 }
 
 impl ActionHandler {
@@ -168,6 +170,7 @@ impl ActionHandler {
             Self::GmailRaw => &["handler.raw"],
             Self::GraphMail => &["handler.message"],
             Self::FacebookPageToken => &["handler.page_token"],
+            Self::DriveMultipartUpload => &[],
         }
     }
 

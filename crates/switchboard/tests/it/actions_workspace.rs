@@ -797,3 +797,66 @@ async fn teams_post_message_errors_refusals_limits_refreshes_and_replays() {
         run(&app, &conn, "post_message", json!({"team": TEAM, "channel": GENERAL, "text": "once more"}), None).await;
     assert_eq!((a.status, a.code()), (409, "needs_reauth"), "{}", a.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_drive_uploads_a_file_in_one_multipart_request() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let (g, app, conn) = google("google-drive").await;
+    let (names, _) = listed(&app, &conn).await;
+    assert_eq!(names, ["upload_file"]);
+    let pdf = b"%PDF-1.7\r\n--switchboard-not-a-boundary\r\n\x00\x01\x02binary\xff".repeat(30);
+    let a = run(
+        &app,
+        &conn,
+        "upload_file",
+        json!({"name": "Q3 report.pdf", "mime_type": "application/pdf", "folder": "Invoices 2026",
+            "content_base64": base64::engine::general_purpose::STANDARD.encode(&pdf)}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["output"]["name"], "Q3 report.pdf");
+    assert_eq!(a.body["output"]["size"], pdf.len().to_string());
+    assert!(a.body["output"]["web_view_link"].as_str().unwrap().starts_with("https://drive.google.com/file/d/"));
+    let call = last(&g);
+    assert_eq!(call.path, "/upload/drive/v3/files");
+    assert!(call.query.contains(&("uploadType".into(), "multipart".into())), "{:?}", call.query);
+    assert_eq!(
+        call.body,
+        json!({"metadata": {"name": "Q3 report.pdf", "mimeType": "application/pdf", "parents": ["1FolderInvoices2026aaaaaaaaaaaaaaaa"]},
+            "media_type": "application/pdf", "media_sha256": hex::encode(sha2::Sha256::digest(&pdf)), "media_size": pdf.len()}),
+        "the metadata, then the very bytes"
+    );
+    // No folder: My Drive's root; bad base64 is caught before anything is sent.
+    let a = run(
+        &app,
+        &conn,
+        "upload_file",
+        json!({"name": "notes.txt", "mime_type": "text/plain", "content_base64": "aGk="}),
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(last(&g).body["metadata"].get("parents").is_none());
+    let before = count(&g, "POST", "/upload/");
+    let a = run(&app, &conn, "upload_file", json!({"name": "x", "content_base64": "not base64!"}), None).await;
+    assert_eq!(a.body["error"]["details"][0]["path"], "/input/content_base64", "{}", a.body);
+    let a = run(
+        &app,
+        &conn,
+        "upload_file",
+        json!({"name": "x", "content_base64": "aGk=", "folder": "Invoices 2062"}),
+        None,
+    )
+    .await;
+    assert_eq!(a.body["error"]["details"][0]["path"], "/input/folder", "{}", a.body);
+    assert_eq!(count(&g, "POST", "/upload/"), before, "nothing was uploaded");
+    // A refused token is refreshed and the upload sent again.
+    let uploads = || g.calls.lock().unwrap().iter().filter(|c| c.starts_with("POST /upload/drive/v3/files")).count();
+    let sent = uploads();
+    g.set(Mode::RefuseFirstToken);
+    let a = run(&app, &conn, "upload_file", json!({"name": "again.txt", "content_base64": "aGk="}), None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(uploads(), sent + 2, "refused once, sent again");
+}

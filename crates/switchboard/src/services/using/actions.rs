@@ -57,7 +57,7 @@ impl std::fmt::Debug for InputValidators {
 const IN_FLIGHT_STALE_MS: i64 = 10 * 60 * 1000;
 
 /// The resolved items of resource-bound inputs, by property.
-type Resolved = BTreeMap<String, Item>;
+pub(super) type Resolved = BTreeMap<String, Item>;
 
 /// Why a run failed, and whether the provider may nevertheless have done it (a timeout, a 5xx):
 /// such an answer is kept for its idempotency key so a repeat does not do it twice.
@@ -313,7 +313,7 @@ impl Services {
     ) -> Result<Value, RunError> {
         let resolved = self.resolve_inputs(conn, provider, name, action, &mut input).await?;
         if let Some(handler) = action.handler {
-            let values = Values { input: &input, resolved: &resolved, computed: &Map::new() };
+            let values = Values { input: &input, resolved: &resolved, computed: &Map::new(), body: None };
             return super::handlers::run(self, handler, conn, provider, action, &values, provider_status).await;
         }
         let rec = self.record_of(conn).await?;
@@ -321,7 +321,7 @@ impl Services {
             .request
             .as_ref()
             .ok_or_else(|| ServiceError::Internal(format!("{}/{name}: no request and no handler", provider.id)))?;
-        let values = Values { input: &input, resolved: &resolved, computed: &Map::new() };
+        let values = Values { input: &input, resolved: &resolved, computed: &Map::new(), body: None };
         let doc = self.call_action(rec, action, spec, &values, provider_status).await?;
         Ok(read_output(action, &doc))
     }
@@ -543,6 +543,14 @@ pub(super) struct Values<'a> {
     pub resolved: &'a Resolved,
     /// What a handler computed, as `handler.…`.
     pub computed: &'a Map<String, Value>,
+    /// A body a handler made (a multipart upload), sent instead of the request's own.
+    pub body: Option<&'a RawBody>,
+}
+
+/// Bytes and their media type, as a handler made them.
+pub(super) struct RawBody {
+    pub bytes: bytes::Bytes,
+    pub content_type: String,
 }
 
 /// A value for a template name: `input.…` from the input, `resolved.PROP.FIELD` from a resolved
@@ -640,6 +648,12 @@ pub(super) fn build_action_request(
             req.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
             req.body = Some(form.finish().into());
         }
+    }
+    if let Some(body) = values.body {
+        let kind = HeaderValue::from_str(&body.content_type)
+            .map_err(|_| ServiceError::Internal("a handler's content type".into()))?;
+        req.headers.insert(CONTENT_TYPE, kind);
+        req.body = Some(body.bytes.clone());
     }
     Ok(req)
 }

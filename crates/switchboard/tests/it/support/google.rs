@@ -786,6 +786,80 @@ fn responses_list(form: &str, s: &Seen) -> Shape {
 }
 
 /// The sheets of a spreadsheet: Sales 2026 has two, every other one a single Sheet1.
+/// files.create as a multipart upload (https://developers.google.com/workspace/drive/api/guides/manage-uploads#multipart):
+/// `uploadType=multipart`, a `multipart/related` body of exactly two parts — the metadata as JSON,
+/// then the media with its Content-Type — each parsed here as Drive would. Logged as an ApiCall
+/// whose body is `{"metadata", "media_type", "media_sha256", "media_size"}`.
+fn upload(s: &Seen, log: &Mutex<Vec<ApiCall>>) -> Shape {
+    use sha2::Digest as _;
+    if s.method != "POST" || s.query("uploadType").as_deref() != Some("multipart") {
+        return google_error(400, "INVALID_ARGUMENT", "fake Drive: uploads here are POST ?uploadType=multipart", None);
+    }
+    let Some(boundary) = s.header("content-type").and_then(|c| c.strip_prefix("multipart/related; boundary=")) else {
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid multipart request: the Content-Type must be multipart/related with a boundary",
+            None,
+        );
+    };
+    let delimiter = format!("--{boundary}\r\n");
+    let body = &s.body;
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay[from..].windows(needle.len()).position(|w| w == needle).map(|i| i + from)
+    };
+    let close = format!("\r\n--{boundary}--\r\n");
+    let (Some(0), true) = (find(body, delimiter.as_bytes(), 0), body.ends_with(close.as_bytes())) else {
+        return google_error(400, "INVALID_ARGUMENT", "Invalid multipart request with 0 mime parts.", None);
+    };
+    let inner = &body[delimiter.len()..body.len() - close.len()];
+    let separator = format!("\r\n--{boundary}\r\n");
+    let Some(split) = find(inner, separator.as_bytes(), 0) else {
+        return google_error(400, "INVALID_ARGUMENT", "Invalid multipart request with 1 mime parts.", None);
+    };
+    let (first, second) = (&inner[..split], &inner[split + separator.len()..]);
+    let part = |p: &[u8]| -> Option<(String, Vec<u8>)> {
+        let at = find(p, b"\r\n\r\n", 0)?;
+        let head = String::from_utf8(p[..at].to_vec()).ok()?;
+        let kind = head.strip_prefix("Content-Type: ")?.to_owned();
+        Some((kind, p[at + 4..].to_vec()))
+    };
+    let (Some((meta_type, meta)), Some((media_type, media))) = (part(first), part(second)) else {
+        return google_error(400, "INVALID_ARGUMENT", "Invalid multipart request: a part has no Content-Type", None);
+    };
+    let Ok(metadata) = serde_json::from_slice::<Value>(&meta) else {
+        return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received in the metadata part.", None);
+    };
+    if !meta_type.starts_with("application/json") {
+        return google_error(400, "INVALID_ARGUMENT", "The metadata part must be application/json", None);
+    }
+    log.lock().unwrap().push(ApiCall {
+        method: s.method.to_string(),
+        path: s.path.clone(),
+        query: s.query.clone(),
+        content_type: s.header("content-type").map(str::to_owned),
+        body: json!({"metadata": metadata, "media_type": media_type, "media_sha256": hex::encode(sha2::Sha256::digest(&media)), "media_size": media.len()}),
+    });
+    let parents = metadata["parents"].as_array().cloned().unwrap_or_default();
+    if parents
+        .iter()
+        .any(|p| !drive_files().iter().any(|(id, _, mime)| p == id && *mime == "application/vnd.google-apps.folder"))
+    {
+        return google_error(
+            404,
+            "NOT_FOUND",
+            &format!("File not found: {}.", parents[0].as_str().unwrap_or_default()),
+            Some("notFound"),
+        );
+    }
+    shape(
+        200,
+        json!({"id": "1UploadedReportaaaaaaaaaaaaaaaaaaa", "name": metadata["name"], "mimeType": media_type,
+        "webViewLink": "https://drive.google.com/file/d/1UploadedReportaaaaaaaaaaaaaaaaaaa/view?usp=drivesdk",
+        "size": media.len().to_string(), "parents": if parents.is_empty() { json!(["0AJrootFolderaaaa"]) } else { json!(parents) }}),
+    )
+}
+
 /// users.messages.send (https://developers.google.com/workspace/gmail/api/reference/rest/v1/users.messages/send):
 /// a JSON Message whose `raw` is the RFC 2822 message in base64url; it must name its recipients.
 /// Answers the sent Message (id, threadId, labelIds SENT).
@@ -904,6 +978,12 @@ impl Google {
         let (m, c, w) = (mode.clone(), calls.clone(), workspace.clone());
         let drive = Fake::start("https://www.googleapis.com", move |s| {
             c.lock().unwrap().push(format!("{} {}?{}", s.method, s.path, s.query("q").unwrap_or_default()));
+            if s.path == "/upload/drive/v3/files" {
+                if let Some(r) = refusal(*m.lock().unwrap(), s.bearer().as_deref()) {
+                    return r;
+                }
+                return upload(s, &w);
+            }
             // events.list and events.insert: /calendar/v3/calendars/{calendarId}/events.
             if let Some(calendar) =
                 s.path.strip_prefix("/calendar/v3/calendars/").and_then(|r| r.strip_suffix("/events"))

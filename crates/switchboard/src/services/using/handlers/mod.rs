@@ -3,6 +3,7 @@
 //! catalog `request`, whose templates may use the `{handler.…}` values the handler computes (one,
 //! SMTP, does the whole action). One module per provider family.
 
+mod drive;
 mod email;
 mod facebook;
 mod sheets;
@@ -29,6 +30,7 @@ pub(super) async fn run(
 ) -> Result<Value, RunError> {
     let action_name = action.name.as_deref().unwrap_or("send_email");
     let mut email_recipients = None;
+    let mut raw_body = None;
     let computed = match handler {
         ActionHandler::SheetsAppendRow => {
             sheets::append_row(services, conn, provider, values.input, values.resolved).await?
@@ -62,7 +64,14 @@ pub(super) async fn run(
             email_recipients = Some(email.recipients());
             Map::from_iter([("raw".to_owned(), Value::String(base64::engine::general_purpose::URL_SAFE.encode(mime)))])
         }
-        ActionHandler::FacebookPageToken => facebook::page_token(services, conn, action, values, provider_status).await?,
+        ActionHandler::DriveMultipartUpload => {
+            let (computed, body) = drive::multipart_upload(values.input, values.resolved)?;
+            raw_body = Some(body);
+            computed
+        }
+        ActionHandler::FacebookPageToken => {
+            facebook::page_token(services, conn, action, values, provider_status).await?
+        }
         ActionHandler::GraphMail => {
             let email = Email::parse(action_name, values.input)?;
             email_recipients = Some(email.recipients());
@@ -74,7 +83,7 @@ pub(super) async fn run(
         .as_ref()
         .ok_or_else(|| ServiceError::Internal(format!("{}: handler without its request", provider.id)))?;
     let rec = services.record_of(conn).await?;
-    let values = Values { computed: &computed, ..*values };
+    let values = Values { computed: &computed, body: raw_body.as_ref(), ..*values };
     let doc = services.call_action(rec, action, spec, &values, provider_status).await?;
     let mut output = read_output(action, &doc);
     // Mail APIs accept with an empty 202: say what was accepted.
