@@ -153,10 +153,16 @@ pub enum ActionHandler {
     GmailRaw,
     /// Microsoft Graph: the `message` of sendMail (recipients, body, file attachments).
     GraphMail,
+    /// Airtable: a record's `fields` by field name, typed against the table's fields.
+    AirtableCreateRecord,
+    /// Notion: a page's `properties` from plain values, by the data source's property types.
+    NotionCreatePage,
     /// Facebook: the resolved Page's own access token, fetched with the user's.
     FacebookPageToken,
     /// Google Drive: the file's metadata and bytes as one multipart/related body.
     DriveMultipartUpload,
+    /// Telegram: a photo or document given as bytes, sent as multipart/form-data.
+    TelegramUpload,
 }
 
 impl ActionHandler {
@@ -169,8 +175,11 @@ impl ActionHandler {
             Self::SendgridMail => &["handler.body"],
             Self::GmailRaw => &["handler.raw"],
             Self::GraphMail => &["handler.message"],
+            Self::AirtableCreateRecord => &["handler.fields"],
+            Self::NotionCreatePage => &["handler.properties", "handler.children"],
             Self::FacebookPageToken => &["handler.page_token"],
             Self::DriveMultipartUpload => &[],
+            Self::TelegramUpload => &[],
         }
     }
 

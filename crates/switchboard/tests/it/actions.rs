@@ -382,6 +382,11 @@ async fn telegram_app() -> (Api, TestApp, String) {
     (api, app, conn)
 }
 
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 #[tokio::test]
 async fn telegram_sends_messages_photos_documents_locations_and_polls() {
     let (api, app, conn) = telegram_app().await;
@@ -445,6 +450,30 @@ async fn telegram_sends_messages_photos_documents_locations_and_polls() {
     )
     .await;
     assert_eq!((a.status, a.body["output"]["file_name"].as_str()), (200, Some("report.pdf")), "{}", a.body);
+    // The file itself, uploaded as multipart/form-data: the bytes arrive as they are.
+    let bytes = b"%PDF-1.7\r\n--not-the-boundary\r\n\x00\xff report".repeat(50);
+    let a = run(
+        &app,
+        &conn,
+        "send_document",
+        json!({"chat_id": telegram::CHAT, "content_base64": b64(&bytes), "filename": "Q3 report.pdf", "caption": "Q3"}),
+        None,
+    )
+    .await;
+    assert_eq!((a.status, a.body["output"]["file_name"].as_str()), (200, Some("Q3 report.pdf")), "{}", a.body);
+    let a =
+        run(&app, &conn, "send_photo", json!({"chat_id": "@acme_news", "content_base64": b64(&bytes[..300])}), None)
+            .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = run(
+        &app,
+        &conn,
+        "send_photo",
+        json!({"chat_id": 1, "photo": "https://x.example/a.png", "content_base64": "aGk="}),
+        None,
+    )
+    .await;
+    assert_eq!(pointers(&a), ["/input"], "one of photo or content_base64: {}", a.body);
     let a = run(
         &app,
         &conn,

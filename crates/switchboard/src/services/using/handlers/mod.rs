@@ -3,10 +3,13 @@
 //! catalog `request`, whose templates may use the `{handler.…}` values the handler computes (one,
 //! SMTP, does the whole action). One module per provider family.
 
+mod airtable;
 mod drive;
 mod email;
 mod facebook;
+mod notion;
 mod sheets;
+mod telegram;
 
 use std::sync::Arc;
 
@@ -34,6 +37,12 @@ pub(super) async fn run(
     let computed = match handler {
         ActionHandler::SheetsAppendRow => {
             sheets::append_row(services, conn, provider, values.input, values.resolved).await?
+        }
+        ActionHandler::AirtableCreateRecord => {
+            airtable::create_record(services, conn, provider, values.input, values.resolved).await?
+        }
+        ActionHandler::NotionCreatePage => {
+            notion::create_page(services, conn, provider, values.input, values.resolved).await?
         }
         ActionHandler::SmtpSendEmail => return email::smtp_send_email(services, conn, values.input).await,
         ActionHandler::SendgridMail => {
@@ -68,6 +77,12 @@ pub(super) async fn run(
             let (computed, body) = drive::multipart_upload(values.input, values.resolved)?;
             raw_body = Some(body);
             computed
+        }
+        ActionHandler::TelegramUpload => {
+            let photo = action.request.as_ref().and_then(|r| r.path.as_deref()) == Some("/sendPhoto");
+            let (field, label) = if photo { ("photo", "send_photo") } else { ("document", "send_document") };
+            raw_body = telegram::upload(label, field, values.input)?;
+            Map::new()
         }
         ActionHandler::FacebookPageToken => {
             facebook::page_token(services, conn, action, values, provider_status).await?

@@ -2,6 +2,9 @@
 //! https://airtable.com/developers/web/api/get-base-schema): a bearer token, bases paged by the
 //! answer's `offset` (Airtable's pages hold 1000; these hold three), a base's tables with their
 //! fields in one answer, and errors as `{"error": {"type", "message"}}` (429: `errors` list).
+//! Creating a record (https://airtable.com/developers/web/api/create-records) takes one record's
+//! `fields` at the top level, keyed by field name, each value typed as its field's cell format
+//! (https://airtable.com/developers/web/api/field-model); it answers the record.
 
 use serde_json::{Value, json};
 
@@ -11,6 +14,9 @@ use crate::support::fakes::{Fake, Seen, Shape, shape};
 pub const TOKEN: &str = "patAbC123dEf456.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 pub const CRM: &str = "appLkNDICXNqxSDhG";
 pub const DEALS: &str = "tblDeals00000001";
+/// The Inventory base and its Products table, with a field of most types.
+pub const INVENTORY: &str = "appOpQrStUvWxYz01";
+pub const PRODUCTS: &str = "tblProducts000001";
 
 pub fn bases() -> Vec<Value> {
     [
@@ -50,6 +56,106 @@ fn crm_tables() -> Value {
     ]})
 }
 
+fn products_table() -> Value {
+    let choices = |names: &[&str]| -> Value {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| json!({"id": format!("sel{i:014}"), "name": n, "color": "blueLight2"}))
+            .collect()
+    };
+    json!({"tables": [{
+        "id": PRODUCTS, "name": "Products", "primaryFieldId": "fldProdName000001",
+        "fields": [
+            {"id": "fldProdName000001", "name": "Name", "type": "singleLineText"},
+            {"id": "fldProdSku0000001", "name": "SKU", "type": "singleLineText"},
+            {"id": "fldProdPrice00001", "name": "Price", "type": "currency", "options": {"precision": 2, "symbol": "$"}},
+            {"id": "fldProdDiscount01", "name": "Discount", "type": "percent", "options": {"precision": 0}},
+            {"id": "fldProdStock00001", "name": "Stock", "type": "number", "options": {"precision": 0}},
+            {"id": "fldProdInStock001", "name": "In stock", "type": "checkbox", "options": {"icon": "check", "color": "greenBright"}},
+            {"id": "fldProdTags000001", "name": "Tags", "type": "multipleSelects", "options": {"choices": choices(&["new", "sale", "clearance"])}},
+            {"id": "fldProdCategory01", "name": "Category", "type": "singleSelect", "options": {"choices": choices(&["Hardware", "Software"])}},
+            {"id": "fldProdReleased01", "name": "Released", "type": "date", "options": {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}},
+            {"id": "fldProdNotes00001", "name": "Notes", "type": "multilineText"},
+            {"id": "fldProdSupplier01", "name": "Supplier email", "type": "email"},
+            {"id": "fldProdNumber0001", "name": "Product #", "type": "autoNumber"},
+            {"id": "fldProdMargin0001", "name": "Margin", "type": "formula", "options": {"formula": "{Price} * 0.3", "isValid": true, "referencedFieldIds": ["fldProdPrice00001"], "result": {"type": "number"}}},
+            {"id": "fldProdCreated001", "name": "Created", "type": "createdTime", "options": {"result": {"type": "dateTime"}}}
+        ],
+        "views": [{"id": "viwProductsGrid01", "name": "Grid view", "type": "grid"}]
+    }]})
+}
+
+/// Whether `value` is a cell value a field of this type accepts (its write format).
+fn accepts(field: &Value, value: &Value) -> Result<(), Shape> {
+    let name = field["name"].as_str().unwrap_or_default();
+    let refuse =
+        || error(422, "INVALID_VALUE_FOR_COLUMN", &format!("Field \"{name}\" cannot accept the provided value"));
+    let choice = |v: &Value| {
+        let ok =
+            v.as_str().is_some_and(|n| field["options"]["choices"].as_array().unwrap().iter().any(|c| c["name"] == n));
+        if ok {
+            Ok(())
+        } else {
+            Err(error(
+                422,
+                "INVALID_MULTIPLE_CHOICE_OPTIONS",
+                &format!("Insufficient permissions to create new select option \"{v}\""),
+            ))
+        }
+    };
+    match field["type"].as_str().unwrap_or_default() {
+        "autoNumber" | "formula" | "createdTime" => Err(error(
+            422,
+            "INVALID_VALUE_FOR_COLUMN",
+            &format!("Field \"{name}\" cannot accept a value because the field is computed"),
+        )),
+        "singleLineText" | "multilineText" | "date" if value.is_string() => Ok(()),
+        // The fake's one refusal that our checks cannot see: an email Airtable does not take.
+        "email" if value.as_str().is_some_and(|e| e.contains('@')) => Ok(()),
+        "currency" | "percent" | "number" if value.is_number() => Ok(()),
+        "checkbox" if value.is_boolean() => Ok(()),
+        "singleSelect" => choice(value),
+        "multipleSelects" => match value.as_array() {
+            Some(a) => a.iter().try_for_each(choice),
+            None => Err(refuse()),
+        },
+        _ => Err(refuse()),
+    }
+}
+
+fn create_record(s: &Seen, table: &Value) -> Shape {
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, &format!("content-type {:?}, documented application/json", s.header("content-type")));
+    }
+    if !s.query.is_empty() {
+        return wrong(s, "create records takes no query");
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return error(422, "INVALID_REQUEST_BODY", "Could not parse request body");
+    };
+    // One record at the top level, exactly as documented; typecast given and false.
+    if let Some(k) = body.keys().find(|k| !["fields", "typecast"].contains(&k.as_str())) {
+        return wrong(s, &format!("unexpected body key {k:?}"));
+    }
+    if body.get("typecast") != Some(&Value::Bool(false)) {
+        return wrong(s, &format!("typecast {:?}, expected false", body.get("typecast")));
+    }
+    let Some(Value::Object(cells)) = body.get("fields") else {
+        return error(422, "INVALID_REQUEST_MISSING_FIELDS", "Could not find field \"fields\" in the request body");
+    };
+    let fields = table["fields"].as_array().unwrap();
+    for (name, value) in cells {
+        let Some(field) = fields.iter().find(|f| f["name"] == name.as_str()) else {
+            return error(422, "UNKNOWN_FIELD_NAME", &format!("Unknown field name: \"{name}\""));
+        };
+        if let Err(e) = accepts(field, value) {
+            return e;
+        }
+    }
+    shape(200, json!({"id": "recNewProduct0001", "createdTime": "2026-12-01T09:30:00.000Z", "fields": cells}))
+}
+
 fn error(status: u16, kind: &str, message: &str) -> Shape {
     shape(status, json!({"error": {"type": kind, "message": message}}))
 }
@@ -79,8 +185,18 @@ fn handle(c: &Control, s: &Seen) -> Shape {
     if let Some(answer) = trouble(t) {
         return answer;
     }
+    if s.method == "POST" {
+        let tables = products_table();
+        return match s.path.strip_prefix("/v0/").and_then(|r| r.split_once('/')) {
+            Some((INVENTORY, PRODUCTS)) => create_record(s, &tables["tables"][0]),
+            Some((INVENTORY, t)) => {
+                error(404, "TABLE_NOT_FOUND", &format!("Could not find table {t} in application {INVENTORY}"))
+            }
+            _ => wrong(s, "records are created only in Inventory's Products here"),
+        };
+    }
     if s.method != "GET" {
-        return wrong(s, "only GET is used");
+        return wrong(s, "only GET and POST are used");
     }
     match s.path.as_str() {
         "/v0/meta/whoami" => shape(
@@ -105,6 +221,7 @@ fn handle(c: &Control, s: &Seen) -> Shape {
         }
         p => match p.strip_prefix("/v0/meta/bases/").and_then(|r| r.strip_suffix("/tables")) {
             Some(CRM) => shape(200, crm_tables()),
+            Some(INVENTORY) => shape(200, products_table()),
             Some(b) if bases().iter().any(|x| x["id"] == b) => shape(200, json!({"tables": []})),
             Some(_) => trouble(Trouble::Forbidden).unwrap(),
             None => error(404, "NOT_FOUND", "Could not find what you are looking for"),

@@ -3,7 +3,10 @@
 //! POST with a JSON body (`filter` on object = data_source, `page_size` a number up to 100,
 //! `start_cursor`, `query` matching titles), answers `{"object": "list", "results", "next_cursor",
 //! "has_more"}`, a database holding `data_sources`, a data source's `properties` keyed by name, and
-//! errors as `{"object": "error", "status", "code", "message"}`.
+//! errors as `{"object": "error", "status", "code", "message"}`. Creating a page
+//! (https://developers.notion.com/reference/post-page) takes `parent` (a data source), `properties`
+//! keyed by name, each a property value object of its type (page-property-values), and optional
+//! `children` blocks; it answers the page.
 
 use serde_json::{Value, json};
 
@@ -14,6 +17,10 @@ pub const TOKEN: &str = "ntn_4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9
 /// The Tasks database (32 hex digits, as in its URL) and its one data source.
 pub const TASKS_DB: &str = "248104cd477e80fdb757e945d38000bd";
 pub const TASKS: &str = "248104cd-477e-80af-bc30-000bd28de8f9";
+/// The Customers data source, with a property of most types.
+pub const CUSTOMERS: &str = "1a2b3c4d-0000-4000-8000-000000000004";
+/// The page that creating one answers.
+pub const NEW_PAGE: &str = "59833787-2cf9-4fdf-8782-e53db20768a5";
 
 fn data_source(id: &str, title: &str, database: &str) -> Value {
     json!({
@@ -51,6 +58,152 @@ fn tasks_schema() -> Value {
             "Due": {"id": "AJP%7D", "name": "Due", "type": "date", "date": {}}
         }
     })
+}
+
+fn customers_properties() -> Value {
+    let options = |names: &[&str]| -> Value {
+        names.iter().enumerate().map(|(i, n)| json!({"id": format!("o{i}"), "name": n, "color": "default"})).collect()
+    };
+    json!({
+        "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
+        "Company": {"id": "c%3Ao", "name": "Company", "type": "rich_text", "rich_text": {}},
+        "Seats": {"id": "s%3Ae", "name": "Seats", "type": "number", "number": {"format": "number"}},
+        "Active": {"id": "a%3Ac", "name": "Active", "type": "checkbox", "checkbox": {}},
+        "Plan": {"id": "p%3Al", "name": "Plan", "type": "select", "select": {"options": options(&["Free", "Pro"])}},
+        "Regions": {"id": "r%3Ae", "name": "Regions", "type": "multi_select", "multi_select": {"options": options(&["EU", "US"])}},
+        "Stage": {"id": "s%3At", "name": "Stage", "type": "status", "status": {"options": options(&["Lead", "Customer", "Churned"]), "groups": []}},
+        "Since": {"id": "s%3Ai", "name": "Since", "type": "date", "date": {}},
+        "Website": {"id": "w%3Ae", "name": "Website", "type": "url", "url": {}},
+        "Email": {"id": "e%3Am", "name": "Email", "type": "email", "email": {}},
+        "Phone": {"id": "p%3Ah", "name": "Phone", "type": "phone_number", "phone_number": {}},
+        "Owner": {"id": "o%3Aw", "name": "Owner", "type": "people", "people": {}},
+        "ARR": {"id": "a%3Ar", "name": "ARR", "type": "formula", "formula": {"expression": "prop(\"Seats\") * 120"}},
+        "Created": {"id": "c%3Ar", "name": "Created", "type": "created_time", "created_time": {}}
+    })
+}
+
+/// Rich text as we send it: text objects with string content.
+fn is_text(v: &Value) -> bool {
+    v.as_array().is_some_and(|a| {
+        a.iter().all(|t| {
+            t["type"] == "text"
+                && t["text"]["content"].as_str().is_some_and(|c| c.chars().count() <= 2000)
+                && t.as_object().unwrap().len() == 2
+        })
+    })
+}
+
+fn iso_date(v: &Value) -> bool {
+    v.as_str().is_some_and(|d| {
+        let b = d.as_bytes();
+        b.len() >= 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && d[..4].bytes().chain(d[5..7].bytes()).all(|c| c.is_ascii_digit())
+    })
+}
+
+fn create_page(s: &Seen) -> Shape {
+    if s.header("content-type") != Some("application/json") {
+        return wrong(s, &format!("content-type {:?}, documented application/json", s.header("content-type")));
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&s.body) else {
+        return error(400, "invalid_json", "Error parsing JSON body.");
+    };
+    if let Some(k) = body.keys().find(|k| !["parent", "properties", "children"].contains(&k.as_str())) {
+        return wrong(s, &format!("unexpected body key {k:?}"));
+    }
+    let parent = &body["parent"];
+    if parent.as_object().map(|p| p.len()) != Some(2) || parent["type"] != "data_source_id" {
+        return wrong(s, &format!("parent {parent} is not a data source parent"));
+    }
+    let source = parent["data_source_id"].as_str().unwrap_or_default();
+    let schema = match source {
+        CUSTOMERS => customers_properties(),
+        TASKS => tasks_schema()["properties"].clone(),
+        other => {
+            return error(
+                404,
+                "object_not_found",
+                &format!(
+                    "Could not find data_source with ID: {other}. Make sure the relevant pages and databases are shared with your integration."
+                ),
+            );
+        }
+    };
+    let Some(Value::Object(props)) = body.get("properties") else {
+        return error(
+            400,
+            "validation_error",
+            "body failed validation: body.properties should be defined, instead was `undefined`.",
+        );
+    };
+    for (name, value) in props {
+        let Some(kind) = schema[name]["type"].as_str() else {
+            return error(400, "validation_error", &format!("{name} is not a property that exists."));
+        };
+        let invalid = |why: &str| {
+            error(400, "validation_error", &format!("body failed validation: body.properties.{name}.{kind} {why}"))
+        };
+        let Some(obj) = value.as_object().filter(|o| o.len() == 1 && o.contains_key(kind)) else {
+            return wrong(s, &format!("properties.{name} is {value}, not a {kind} property value"));
+        };
+        let v = &obj[kind];
+        let option = |o: &Value| o.as_object().is_some_and(|o| o.len() == 1 && o["name"].is_string());
+        let ok = match kind {
+            "title" | "rich_text" => is_text(v),
+            "number" => v.is_number(),
+            "checkbox" => v.is_boolean(),
+            "select" => option(v),
+            "status" => {
+                option(v)
+                    && schema[name]["status"]["options"].as_array().unwrap().iter().any(|o| o["name"] == v["name"])
+            }
+            "multi_select" => v.as_array().is_some_and(|a| a.iter().all(option)),
+            "date" => {
+                if !(v.as_object().map(|o| o.len()) == Some(1) && v["start"].is_string()) {
+                    false
+                } else if !iso_date(&v["start"]) {
+                    return invalid(&format!(
+                        ".start should be a valid ISO 8601 date string, instead was `{}`.",
+                        v["start"]
+                    ));
+                } else {
+                    true
+                }
+            }
+            "url" | "email" | "phone_number" => v.is_string(),
+            _ => return invalid("should be not present: it cannot be set through the API."),
+        };
+        if !ok {
+            return wrong(s, &format!("properties.{name}.{kind} is {v}, not its documented shape"));
+        }
+    }
+    if let Some(children) = body.get("children") {
+        let paragraphs = children.as_array().is_some_and(|a| {
+            a.len() <= 100
+                && a.iter().all(|b| {
+                    b["object"] == "block"
+                        && b["type"] == "paragraph"
+                        && b.as_object().unwrap().len() == 3
+                        && b["paragraph"].as_object().map(|p| p.len()) == Some(1)
+                        && is_text(&b["paragraph"]["rich_text"])
+                })
+        });
+        if !paragraphs {
+            return wrong(s, "children are not paragraph blocks");
+        }
+    }
+    shape(
+        200,
+        json!({
+            "object": "page", "id": NEW_PAGE, "created_time": "2026-12-01T09:30:00.000Z",
+            "last_edited_time": "2026-12-01T09:30:00.000Z", "archived": false, "in_trash": false,
+            "parent": {"type": "data_source_id", "data_source_id": source},
+            "url": format!("https://www.notion.so/New-customer-{}", NEW_PAGE.replace('-', "")),
+            "public_url": null, "properties": props
+        }),
+    )
 }
 
 fn error(status: u16, code: &str, message: &str) -> Shape {
@@ -161,6 +314,7 @@ fn handle(c: &Control, s: &Seen) -> Shape {
             json!({"object": "user", "id": "9188c6a5-7381-452f-b3dc-d4865aa89bdf", "name": "Acme Sync", "type": "bot", "bot": {"owner": {"type": "workspace", "workspace": true}, "workspace_name": "Acme"}}),
         ),
         ("POST", "/v1/search") => search(s),
+        ("POST", "/v1/pages") => create_page(s),
         ("GET", p) => {
             if let Some(id) = p.strip_prefix("/v1/databases/") {
                 let normalized = id.replace('-', "");
@@ -177,6 +331,11 @@ fn handle(c: &Control, s: &Seen) -> Shape {
             }
             match p.strip_prefix("/v1/data_sources/") {
                 Some(TASKS) => shape(200, tasks_schema()),
+                Some(CUSTOMERS) => {
+                    let mut d = data_sources().into_iter().find(|d| d["id"] == CUSTOMERS).unwrap();
+                    d["properties"] = customers_properties();
+                    shape(200, d)
+                }
                 Some(id) => match data_sources().into_iter().find(|d| d["id"] == id) {
                     Some(mut d) => {
                         d["properties"] =

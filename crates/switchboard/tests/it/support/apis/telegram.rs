@@ -66,6 +66,11 @@ fn handle(c: &Control, s: &Seen) -> Shape {
         );
     }
     let Some((required, optional)) = fields(method) else { return fail(404, "Not Found") };
+    if s.method == "POST"
+        && let Some(boundary) = s.header("content-type").and_then(|c| c.strip_prefix("multipart/form-data; boundary="))
+    {
+        return upload(method, boundary, s, required, optional);
+    }
     if s.method != "POST" || s.header("content-type") != Some("application/json") {
         return wrong(s, "methods are called here as POSTs of application/json");
     }
@@ -83,6 +88,74 @@ fn handle(c: &Control, s: &Seen) -> Shape {
         return fail(400, "Bad Request: chat not found");
     }
     answer(method, &body)
+}
+
+/// A file uploaded as multipart/form-data: text parts for the method's fields, one file part
+/// (with a filename) under `photo` or `document`. The answer's `file_unique_id` is here the
+/// SHA-256 (hex, first 16) of the bytes received, and `file_size` their length, so a test sees them.
+fn upload(method: &str, boundary: &str, s: &Seen, required: &[&str], optional: &[&str]) -> Shape {
+    use sha2::Digest as _;
+    let file_field = match method {
+        "sendPhoto" => "photo",
+        "sendDocument" => "document",
+        _ => return wrong(s, "only sendPhoto and sendDocument take a file here"),
+    };
+    let delimiter = format!("--{boundary}");
+    let body = &s.body;
+    let find =
+        |from: usize, needle: &[u8]| body[from..].windows(needle.len()).position(|w| w == needle).map(|i| i + from);
+    let mut at = match find(0, delimiter.as_bytes()) {
+        Some(0) => delimiter.len(),
+        _ => return fail(400, "Bad Request: can't parse multipart body"),
+    };
+    let mut fields = Map::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    loop {
+        if body[at..].starts_with(b"--\r\n") {
+            break;
+        }
+        let Some(head_end) = find(at, b"\r\n\r\n") else { return fail(400, "Bad Request: can't parse multipart body") };
+        let head = String::from_utf8_lossy(&body[at + 2..head_end]).into_owned();
+        let Some(next) = find(head_end, format!("\r\n{delimiter}").as_bytes()) else {
+            return fail(400, "Bad Request: can't parse multipart body");
+        };
+        let content = body[head_end + 4..next].to_vec();
+        let attr = |name: &str| {
+            head.split(';').find_map(|p| {
+                p.trim().strip_prefix(&format!("{name}=\"")).and_then(|v| v.split('"').next()).map(str::to_owned)
+            })
+        };
+        let Some(name) = attr("name") else { return fail(400, "Bad Request: a part has no name") };
+        match attr("filename") {
+            Some(filename) if name == file_field => file = Some((filename, content)),
+            Some(_) => return wrong(s, &format!("a file under {name}")),
+            None => {
+                let text = String::from_utf8_lossy(&content).into_owned();
+                fields.insert(name, text.parse::<i64>().map_or(Value::String(text), Value::from));
+            }
+        }
+        at = next + 2 + delimiter.len();
+    }
+    if let Some(k) = fields.keys().find(|k| !required.contains(&k.as_str()) && !optional.contains(&k.as_str())) {
+        return wrong(s, &format!("{method} takes no parameter {k}"));
+    }
+    let Some((filename, bytes)) = file else {
+        return fail(400, &format!("Bad Request: there is no {file_field} in the request"));
+    };
+    if fields.get("chat_id") != Some(&json!(CHAT)) && fields.get("chat_id") != Some(&json!("@acme_news")) {
+        return fail(400, "Bad Request: chat not found");
+    }
+    let unique = hex::encode(sha2::Sha256::digest(&bytes))[..16].to_owned();
+    let size = bytes.len();
+    if file_field == "photo" {
+        message(
+            json!({"photo": [{"file_id": "AgACAgQAAxkDAAIBaH", "file_unique_id": unique, "width": 640, "height": 480, "file_size": size}], "caption": fields.get("caption")}),
+        )
+    } else {
+        message(
+            json!({"document": {"file_id": "BQACAgQAAxkDAAIBaI", "file_unique_id": unique, "file_name": filename, "file_size": size}, "caption": fields.get("caption")}),
+        )
+    }
 }
 
 fn answer(method: &str, body: &Map<String, Value>) -> Shape {
