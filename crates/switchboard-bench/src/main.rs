@@ -22,7 +22,7 @@ use clap::Parser;
 #[command(name = "switchboard-bench", about = "Load scenarios against a Switchboard server (loopback only)")]
 struct Args {
     /// Scenario: healthz, integration-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle,
-    /// listing-cached, resolve-cached, listing-cold, listing-memory, proxy, proxy-stream.
+    /// listing-cached, resolve-cached, listing-cold, listing-memory, proxy, proxy-stream, action-run.
     scenario: String,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 32)]
@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     if args.scenario == "upstream-stand-in" {
         return proxy::serve_upstream().await;
     }
-    if args.scenario.starts_with("proxy") {
+    if args.scenario.starts_with("proxy") || args.scenario == "action-run" {
         return proxy::run(
             &args.scenario,
             &args.database,

@@ -5,6 +5,9 @@
 //!   stand-in directly for as long, then `/healthz`: what the proxy adds to the provider's own
 //!   time per request, and its throughput next to the provider's. The stand-in runs as a child
 //!   process (`switchboard-bench upstream-stand-in`), so both paths cross processes.
+//! - `action-run`: the Webhook provider's `send` action to the stand-in (input checked against its
+//!   schema, the request built from the catalog, the run audited durably and metered), then the same
+//!   POST straight to the stand-in, then `/healthz`: what running an action adds.
 //! - `proxy-stream`: `--rows` uploads and downloads of 100 MiB each through the proxy, one at a
 //!   time, while the server's resident memory is sampled every 20 ms.
 
@@ -65,6 +68,15 @@ async fn bind_upstream() -> anyhow::Result<(String, tokio::task::JoinHandle<()>)
         async move {
             let keyed = headers.get("x-api-key").and_then(|v| v.to_str().ok()) == Some(KEY)
                 || headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {KEY}"));
+            // A webhook receiver, for the action scenario: its URL is its credential.
+            if uri.path().ends_with("/hook") {
+                let mut n = 0usize;
+                let mut stream = body.into_data_stream();
+                while let Some(chunk) = stream.next().await {
+                    n += chunk.map(|c| c.len()).unwrap_or(0);
+                }
+                return axum::Json(json!({"received": n})).into_response();
+            }
             if !keyed {
                 return (StatusCode::UNAUTHORIZED, "{\"error\":\"bad key\"}").into_response();
             }
@@ -103,7 +115,7 @@ pub(crate) async fn run(
     concurrency: usize,
     measure: Duration,
 ) -> anyhow::Result<()> {
-    if !["proxy", "proxy-stream"].contains(&scenario) {
+    if !["proxy", "proxy-stream", "action-run"].contains(&scenario) {
         bail!("unknown scenario {scenario:?}");
     }
     let (upstream, _stand_in) = start_upstream().await?;
@@ -125,6 +137,11 @@ pub(crate) async fn run(
     let id = res.json::<serde_json::Value>().await?["id"].as_str().unwrap_or_default().to_owned();
     println!("idle RSS {:.1} MiB", s.rss_mib());
 
+    if scenario == "action-run" {
+        let result = action_run(&s, &client, &upstream, concurrency, measure).await;
+        s.stop().await;
+        return result;
+    }
     if scenario == "proxy" {
         let through = Scenario::gets(&s.base, &s.key, vec![format!("/v1/proxy/{id}/echo")]);
         let report = load::run(&client, &through, concurrency, measure).await;
@@ -201,5 +218,44 @@ pub(crate) async fn run(
         peak.load(Ordering::Relaxed) as f64 / 1024.0
     );
     s.stop().await;
+    Ok(())
+}
+
+async fn action_run(
+    s: &server::Spawned,
+    client: &reqwest::Client,
+    upstream: &str,
+    concurrency: usize,
+    measure: Duration,
+) -> anyhow::Result<()> {
+    let res = client
+        .post(format!("{}/v1/connections", s.base))
+        .bearer_auth(&s.key)
+        .json(&json!({"provider": "webhook", "org": "bench", "credentials": {"webhook_url": format!("{upstream}/v1/hook")}}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("creating the webhook connection: {} {}", res.status(), res.text().await.unwrap_or_default());
+    }
+    let id = res.json::<serde_json::Value>().await?["id"].as_str().unwrap_or_default().to_owned();
+    let payload = json!({"order": {"id": 1042, "total": 99.5, "items": ["a", "b", "c"]}, "customer": "ada@acme.example", "paid": true});
+    let run = Scenario::posts(&s.base, &s.key, vec![format!("/v1/connections/{id}/actions/send")], json!({"input": {"payload": payload}}));
+    let report = load::run(client, &run, concurrency, measure).await;
+    print_report("action send", concurrency, &report);
+    let direct = load::run(client, &Scenario::posts(upstream, KEY, vec!["/v1/hook".into()], payload), concurrency, measure).await;
+    print_report("the same POST to the stand-in", concurrency, &direct);
+    let floor = load::run(client, &Scenario::gets(&s.base, &s.key, vec!["/healthz".into()]), concurrency, measure).await;
+    print_report("healthz", concurrency, &floor);
+    println!(
+        "added by running the action: p50 {:.3} ms, p99 {:.3} ms; throughput {:.2}x the stand-in's alone; {:.2}x the time of /healthz",
+        report.p50_ms - direct.p50_ms,
+        report.p99_ms - direct.p99_ms,
+        report.rate() / direct.rate(),
+        floor.rate() / report.rate()
+    );
+    println!("server RSS after load: {:.1} MiB", s.rss_mib());
+    if report.errors > 0 {
+        bail!("{} runs failed: {}", report.errors, report.first_error.unwrap_or_default());
+    }
     Ok(())
 }
