@@ -239,12 +239,20 @@ async fn action_run(
     }
     let id = res.json::<serde_json::Value>().await?["id"].as_str().unwrap_or_default().to_owned();
     let payload = json!({"order": {"id": 1042, "total": 99.5, "items": ["a", "b", "c"]}, "customer": "ada@acme.example", "paid": true});
-    let run = Scenario::posts(&s.base, &s.key, vec![format!("/v1/connections/{id}/actions/send")], json!({"input": {"payload": payload}}));
+    let run = Scenario::posts(
+        &s.base,
+        &s.key,
+        vec![format!("/v1/connections/{id}/actions/send")],
+        json!({"input": {"payload": payload}}),
+    );
     let report = load::run(client, &run, concurrency, measure).await;
     print_report("action send", concurrency, &report);
-    let direct = load::run(client, &Scenario::posts(upstream, KEY, vec!["/v1/hook".into()], payload), concurrency, measure).await;
+    let direct =
+        load::run(client, &Scenario::posts(upstream, KEY, vec!["/v1/hook".into()], payload), concurrency, measure)
+            .await;
     print_report("the same POST to the stand-in", concurrency, &direct);
-    let floor = load::run(client, &Scenario::gets(&s.base, &s.key, vec!["/healthz".into()]), concurrency, measure).await;
+    let floor =
+        load::run(client, &Scenario::gets(&s.base, &s.key, vec!["/healthz".into()]), concurrency, measure).await;
     print_report("healthz", concurrency, &floor);
     println!(
         "added by running the action: p50 {:.3} ms, p99 {:.3} ms; throughput {:.2}x the stand-in's alone; {:.2}x the time of /healthz",
