@@ -124,17 +124,13 @@ pub(crate) async fn run(
     println!("{}", s.describe());
     let client =
         reqwest::Client::builder().pool_max_idle_per_host(concurrency).timeout(Duration::from_secs(120)).build()?;
-    let res = client
-        .post(format!("{}/v1/connections", s.base))
-        .bearer_auth(&s.key)
-        .json(&json!({"provider": "custom-api-key", "org": "bench", "credentials": {
-            "base_url": format!("{upstream}/v1"), "header_name": "X-API-Key", "api_key": KEY}}))
-        .send()
-        .await?;
-    if !res.status().is_success() {
-        bail!("creating the connection: {} {}", res.status(), res.text().await.unwrap_or_default());
-    }
-    let id = res.json::<serde_json::Value>().await?["id"].as_str().unwrap_or_default().to_owned();
+    let id = connect(
+        &client,
+        &s,
+        json!({"provider": "custom-api-key", "org": "bench", "credentials": {
+            "base_url": format!("{upstream}/v1"), "header_name": "X-API-Key", "api_key": KEY}}),
+    )
+    .await?;
     println!("idle RSS {:.1} MiB", s.rss_mib());
 
     if scenario == "action-run" {
@@ -221,6 +217,15 @@ pub(crate) async fn run(
     Ok(())
 }
 
+/// Creates the connection `body` describes; its id.
+async fn connect(client: &reqwest::Client, s: &server::Spawned, body: serde_json::Value) -> anyhow::Result<String> {
+    let res = client.post(format!("{}/v1/connections", s.base)).bearer_auth(&s.key).json(&body).send().await?;
+    if !res.status().is_success() {
+        bail!("creating the connection: {} {}", res.status(), res.text().await.unwrap_or_default());
+    }
+    Ok(res.json::<serde_json::Value>().await?["id"].as_str().unwrap_or_default().to_owned())
+}
+
 async fn action_run(
     s: &server::Spawned,
     client: &reqwest::Client,
@@ -228,16 +233,12 @@ async fn action_run(
     concurrency: usize,
     measure: Duration,
 ) -> anyhow::Result<()> {
-    let res = client
-        .post(format!("{}/v1/connections", s.base))
-        .bearer_auth(&s.key)
-        .json(&json!({"provider": "webhook", "org": "bench", "credentials": {"webhook_url": format!("{upstream}/v1/hook")}}))
-        .send()
-        .await?;
-    if !res.status().is_success() {
-        bail!("creating the webhook connection: {} {}", res.status(), res.text().await.unwrap_or_default());
-    }
-    let id = res.json::<serde_json::Value>().await?["id"].as_str().unwrap_or_default().to_owned();
+    let id = connect(
+        client,
+        s,
+        json!({"provider": "webhook", "org": "bench", "credentials": {"webhook_url": format!("{upstream}/v1/hook")}}),
+    )
+    .await?;
     let payload = json!({"order": {"id": 1042, "total": 99.5, "items": ["a", "b", "c"]}, "customer": "ada@acme.example", "paid": true});
     let run = Scenario::posts(
         &s.base,

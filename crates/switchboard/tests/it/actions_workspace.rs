@@ -7,37 +7,12 @@
 
 use serde_json::{Value, json};
 
+use crate::support::actions::{pointers, run};
 use crate::support::apis::microsoft::{self, TEAM};
 use crate::support::apis::{Api, Trouble, connect_oauth};
 use crate::support::google::{ApiCall, FILES, Google, Mode};
 use crate::support::server::{Answer, TestApp};
 use crate::support::{TestDb, spawn_app_with};
-
-/// Runs `action` with `input` as the app's secret key, with an idempotency key when given.
-async fn run(app: &TestApp, conn: &str, action: &str, input: Value, key: Option<&str>) -> Answer {
-    let mut req = app
-        .client
-        .post(app.url(&format!("/v1/connections/{conn}/actions/{action}")))
-        .bearer_auth(&app.key)
-        .json(&json!({ "input": input }));
-    if let Some(k) = key {
-        req = req.header("idempotency-key", k);
-    }
-    app.send(req).await
-}
-
-/// The JSON pointers of a 400's details, sorted.
-fn pointers(a: &Answer) -> Vec<String> {
-    assert_eq!(a.status, 400, "{}", a.body);
-    let mut p: Vec<String> = a.body["error"]["details"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no details: {}", a.body))
-        .iter()
-        .map(|d| d["path"].as_str().unwrap().to_owned())
-        .collect();
-    p.sort();
-    p
-}
 
 /// The connection's actions: their names, and the listing.
 async fn listed(app: &TestApp, conn: &str) -> (Vec<String>, Value) {

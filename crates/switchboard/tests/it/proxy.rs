@@ -495,3 +495,15 @@ async fn a_base_url_that_resolves_to_a_private_address_is_refused() {
     assert!(message.contains("private or loopback"), "{message}");
     assert!(!message.contains(API_KEY));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_does_not_answer_in_time_is_a_502() {
+    let up = Upstream::start().await;
+    let app = app_with(&up, &[("proxy_timeout_s", "1")]).await;
+    let conn = custom(&app, &up).await;
+    // The stand-in would answer 504 after a minute: a 502 of ours means the timeout ended the wait.
+    let a = get(&app, &conn, "hang").await;
+    assert_eq!((a.status, a.code()), (502, "provider_error"), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("did not answer"), "{}", a.body);
+    assert!(!a.body.to_string().contains(API_KEY));
+}

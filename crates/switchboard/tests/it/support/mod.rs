@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod actions;
 pub mod apis;
 pub mod browser;
 pub mod db;

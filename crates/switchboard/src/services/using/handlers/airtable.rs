@@ -4,63 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use switchboard_core::catalog::Provider;
-use switchboard_core::resources::{self as core_resources, Item};
+use switchboard_core::resources::Item;
 
 use super::super::actions::{RunError, invalid_input};
 use super::super::resources::Caller;
-use crate::services::{InputProblem, ServiceError, Services};
-
-/// A JSON pointer below `base` to the member `name` (RFC 6901 escapes).
-pub(super) fn pointer(base: &str, name: &str) -> String {
-    format!("{base}/{}", name.replace('~', "~0").replace('/', "~1"))
-}
-
-/// The item named `name`: by its exact name, else as resolve matches names.
-pub(super) fn find<'a>(items: &'a [Item], name: &str) -> Option<&'a Item> {
-    let wanted = core_resources::normalize(name);
-    items
-        .iter()
-        .find(|i| i.name == name)
-        .or_else(|| items.iter().find(|i| core_resources::normalize(&i.name) == wanted))
-}
-
-/// A name that is none of `items` (`what` of `whose`): the problem, with the real names and the
-/// closest ones.
-pub(super) fn unknown(path: String, items: &[Item], name: &str, what: &str, whose: &str) -> InputProblem {
-    let real: Vec<String> = items.iter().map(|i| format!("{:?}", i.name)).collect();
-    InputProblem {
-        path,
-        message: if real.is_empty() {
-            format!("{whose} has no {what}s, so there is no {what} {name:?}")
-        } else {
-            format!("{whose} has no {what} {name:?}; its {what}s are {}", real.join(", "))
-        },
-        candidates: Some(
-            core_resources::suggestions(items, &core_resources::normalize(name), 5)
-                .iter()
-                .map(|i| json!({"id": i.id, "name": i.name}))
-                .collect(),
-        ),
-    }
-}
-
-/// A choice among `choices` (`[{name}]`), matched as names are: its real name.
-pub(super) fn choice(choices: Option<&Value>, given: &str) -> Result<String, String> {
-    let names: Vec<&str> =
-        choices.and_then(Value::as_array).into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
-    let wanted = core_resources::normalize(given);
-    names
-        .iter()
-        .find(|n| **n == given)
-        .or_else(|| names.iter().find(|n| core_resources::normalize(n) == wanted))
-        .map(|n| (*n).to_owned())
-        .ok_or_else(|| {
-            let listed: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
-            format!("{given:?} is not one of its options ({})", listed.join(", "))
-        })
-}
+use super::by_name::{choice, map_by_name};
+use crate::services::{ServiceError, Services};
 
 /// Field types whose cells are computed (field-model: "read only"), never written.
 const READ_ONLY: &[&str] = &[
@@ -136,30 +87,7 @@ pub(super) async fn create_record(
     let fields = services.fetch_listed(conn, kind, &parents, None, None, kind.max_limit).await?.items();
     let given = input.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
     let whose = format!("table {:?}", table.name);
-    let mut cells = Map::new();
-    let mut problems = Vec::new();
-    for (name, value) in &given {
-        let path = pointer("/input/fields", name);
-        let Some(field) = find(&fields, name) else {
-            problems.push(unknown(path, &fields, name, "field", &whose));
-            continue;
-        };
-        let kind = field.fields.get("type").and_then(Value::as_str).unwrap_or_default();
-        if cells.contains_key(&field.name) {
-            problems.push(InputProblem {
-                path,
-                message: format!("field {:?} is given twice", field.name),
-                candidates: None,
-            });
-            continue;
-        }
-        match cell(kind, field, value) {
-            Ok(v) => {
-                cells.insert(field.name.clone(), v);
-            }
-            Err(message) => problems.push(InputProblem { path, message, candidates: None }),
-        }
-    }
+    let (cells, problems) = map_by_name(&given, &fields, "/input/fields", "field", &whose, cell);
     if !problems.is_empty() {
         return Err(invalid_input("create_record", problems).into());
     }

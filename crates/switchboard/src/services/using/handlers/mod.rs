@@ -4,6 +4,7 @@
 //! SMTP, does the whole action). One module per provider family.
 
 mod airtable;
+mod by_name;
 mod drive;
 mod email;
 mod facebook;

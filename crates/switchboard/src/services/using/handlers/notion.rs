@@ -11,7 +11,7 @@ use switchboard_core::resources::Item;
 
 use super::super::actions::{RunError, invalid_input};
 use super::super::resources::Caller;
-use super::airtable::{choice, find, pointer, unknown};
+use super::by_name::{choice, map_by_name};
 use crate::services::{InputProblem, ServiceError, Services};
 
 /// A rich text object's `text.content` holds at most 2000 characters (Notion's request limits).
@@ -97,30 +97,8 @@ pub(super) async fn create_page(
     let schema = services.fetch_listed(conn, kind, &parents, None, None, kind.max_limit).await?.items();
     let given = input.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
     let whose = format!("database {:?}", database.name);
-    let mut properties = Map::new();
-    let mut problems = Vec::new();
-    for (name, value) in &given {
-        let path = pointer("/input/properties", name);
-        let Some(property) = find(&schema, name) else {
-            problems.push(unknown(path, &schema, name, "property", &whose));
-            continue;
-        };
-        if properties.contains_key(&property.name) {
-            problems.push(InputProblem {
-                path,
-                message: format!("property {:?} is given twice", property.name),
-                candidates: None,
-            });
-            continue;
-        }
-        let kind = property.fields.get("type").and_then(Value::as_str).unwrap_or_default();
-        match property_value(kind, property, value) {
-            Ok(v) => {
-                properties.insert(property.name.clone(), v);
-            }
-            Err(message) => problems.push(InputProblem { path, message, candidates: None }),
-        }
-    }
+    let (properties, mut problems) =
+        map_by_name(&given, &schema, "/input/properties", "property", &whose, property_value);
     let mut computed = Map::new();
     if let Some(content) = input.get("content").and_then(Value::as_str) {
         let blocks: Vec<Value> = content
