@@ -8,6 +8,7 @@ mod support;
 mod actions;
 mod actions_catalog;
 mod actions_email;
+mod actions_matrix;
 mod actions_records;
 mod actions_workspace;
 mod api;
