@@ -421,23 +421,7 @@ fn check_resources(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<St
         if let Some(cycle) = parent_cycle(p, name) {
             c.report(&format!("{key}.parents"), format!("parents form a cycle: {}", cycle.join(" → ")));
         }
-        if p.oauth2.is_some() {
-            for s in &kind.scopes {
-                if !granted.contains(s) {
-                    c.report(
-                        &format!("{key}.scopes"),
-                        format!("{s:?} is not among [oauth2]'s default or optional scopes"),
-                    );
-                }
-            }
-        }
-        for m in &kind.modes {
-            let declared = (m == "oauth2" && p.oauth2.is_some())
-                || CredentialMode::parse(m).is_some_and(|cm| p.credentials.contains_key(&cm));
-            if !declared {
-                c.report(&format!("{key}.modes"), format!("{m:?} is not a way to connect this provider"));
-            }
-        }
+        scopes_and_modes(c, &key, p, &granted, &kind.scopes, &kind.modes);
         if kind.max_limit == 0 {
             c.report(&format!("{key}.max_limit"), "must be at least 1");
         }
@@ -510,6 +494,32 @@ fn check_resources(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<St
             if let Some(name) = &get.name {
                 c.path(&format!("{key}.get.name"), name);
             }
+        }
+    }
+}
+
+/// A kind's or an action's `scopes` must be the provider's OAuth scopes, and its `modes` ways to
+/// connect it.
+fn scopes_and_modes(
+    c: &mut Checker<'_>,
+    key: &str,
+    p: &Provider,
+    granted: &BTreeSet<&String>,
+    scopes: &[String],
+    modes: &[String],
+) {
+    if p.oauth2.is_some() {
+        for s in scopes {
+            if !granted.contains(s) {
+                c.report(&format!("{key}.scopes"), format!("{s:?} is not among [oauth2]'s default or optional scopes"));
+            }
+        }
+    }
+    for m in modes {
+        let declared = (m == "oauth2" && p.oauth2.is_some())
+            || CredentialMode::parse(m).is_some_and(|cm| p.credentials.contains_key(&cm));
+        if !declared {
+            c.report(&format!("{key}.modes"), format!("{m:?} is not a way to connect this provider"));
         }
     }
 }
@@ -787,23 +797,7 @@ fn check_actions(c: &mut Checker<'_>, p: &Provider, placeholders: &BTreeSet<Stri
             );
         }
         c.https_url(&format!("{key}.docs_url"), &action.docs_url);
-        if p.oauth2.is_some() {
-            for s in &action.scopes {
-                if !granted.contains(s) {
-                    c.report(
-                        &format!("{key}.scopes"),
-                        format!("{s:?} is not among [oauth2]'s default or optional scopes"),
-                    );
-                }
-            }
-        }
-        for m in &action.modes {
-            let declared = (m == "oauth2" && p.oauth2.is_some())
-                || CredentialMode::parse(m).is_some_and(|cm| p.credentials.contains_key(&cm));
-            if !declared {
-                c.report(&format!("{key}.modes"), format!("{m:?} is not a way to connect this provider"));
-            }
-        }
+        scopes_and_modes(c, &key, p, &granted, &action.scopes, &action.modes);
         check_schema(c, &format!("{key}.input"), &action.input);
         if action.input.get("type").and_then(serde_json::Value::as_str) != Some("object") {
             c.report(&format!("{key}.input"), "the input schema must be `type = \"object\"`");

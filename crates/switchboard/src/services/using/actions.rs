@@ -17,7 +17,7 @@ use switchboard_core::resources::{Item, NameMatch};
 use switchboard_core::vault::Binding;
 
 use super::call::{Answer, Signer};
-use super::resources::Caller;
+use super::resources::{Caller, missing_scopes};
 use crate::outbound::OutboundRequest;
 use crate::services::audit::{AuditEvent, Outcome};
 use crate::services::{InputProblem, ServiceError, ServiceResult, Services};
@@ -505,13 +505,6 @@ pub(super) fn invalid_input(action: &str, problems: Vec<InputProblem>) -> Servic
 
 fn run_binding<'a>(org: &'a str, id: &'a str) -> Binding<'a> {
     Binding { org, table: "action_runs", row: id, field: "answer" }
-}
-
-fn missing_scopes(rec: &ConnectionRecord, scopes: &[String], granted: &[String]) -> Vec<String> {
-    if rec.auth_mode != "oauth2" || scopes.is_empty() || scopes.iter().any(|s| granted.contains(s)) {
-        return Vec::new();
-    }
-    scopes.to_vec()
 }
 
 fn error_outcome(e: &ServiceError) -> &'static str {

@@ -160,7 +160,7 @@ impl Services {
                 label: k.label.clone(),
                 parents: k.parents.clone(),
                 searchable: k.search.is_some(),
-                missing_scopes: missing_scopes(&rec, k, &granted),
+                missing_scopes: missing_scopes(&rec, &k.scopes, &granted),
             })
             .collect())
     }
@@ -635,11 +635,13 @@ fn answer_doc(
 }
 
 /// Scopes that would allow the kind, when the connection has none of them.
-fn missing_scopes(rec: &ConnectionRecord, kind: &ResourceKind, granted: &[String]) -> Vec<String> {
-    if rec.auth_mode != "oauth2" || kind.scopes.is_empty() || kind.scopes.iter().any(|s| granted.contains(s)) {
+/// The scopes an OAuth connection lacks for something that needs any one of `scopes`: all of
+/// them when it holds none, else none. Other connections have no scopes to lack.
+pub(super) fn missing_scopes(rec: &ConnectionRecord, scopes: &[String], granted: &[String]) -> Vec<String> {
+    if rec.auth_mode != "oauth2" || scopes.is_empty() || scopes.iter().any(|s| granted.contains(s)) {
         return Vec::new();
     }
-    kind.scopes.clone()
+    scopes.to_vec()
 }
 
 /// Every parent the kind needs must be given (a 400 naming the first missing one).
