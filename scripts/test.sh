@@ -3,7 +3,8 @@
 # again: it installs and starts only what is missing.
 #
 #   - PostgreSQL on 127.0.0.1:5432 (database `test`) for the store suite on PostgreSQL
-#   - the test peers pinned under tests/peers (aiosmtpd from PyPI, oidc-provider from npm)
+#   - the test peers pinned under tests/peers (aiosmtpd from PyPI; oidc-provider and axe-core from npm)
+#   - Chromium and chromedriver (Debian `chromium`, `chromium-driver`) for the browser tests
 #   - formatting, clippy (warnings are errors), the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,17 @@ ensure_postgres() {
   pg_isready -h 127.0.0.1 -p 5432 -q || { echo "PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
   psql -h 127.0.0.1 -U postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
     || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" >/dev/null
+}
+
+ensure_browser() {
+  # A real headless Chromium for the UI tests (tests/it/support/chrome.rs), driven by chromedriver.
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return; fi
+  log "installing Chromium and chromedriver"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  local bin
+  for bin in /usr/bin/chromium /usr/bin/chromedriver; do
+    [ -x "$bin" ] || { echo "$bin is still missing after installing chromium chromium-driver" >&2; exit 1; }
+  done
 }
 
 drop_old_test_schemas() {
@@ -60,6 +72,7 @@ ensure_node_peers() {
 }
 
 ensure_postgres
+ensure_browser
 ensure_python_peers
 ensure_node_peers
 export SWITCHBOARD_TEST_POSTGRES_URL="${SWITCHBOARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod actions;
 pub mod catalog;
+pub mod colour;
 pub mod ids;
 pub mod net;
 pub mod proxy;

@@ -15,6 +15,10 @@ use crate::random;
 pub enum TokenKind {
     SecretKey,
     Session,
+    /// A session's single-use link into the integrations page (`cl_…`), in a URL for minutes.
+    ConnectLink,
+    /// A browser's cookie session of a console page (`bs_…`); never a bearer token.
+    BrowserSession,
 }
 
 impl TokenKind {
@@ -23,6 +27,8 @@ impl TokenKind {
         match self {
             Self::SecretKey => "sk_",
             Self::Session => "st_",
+            Self::ConnectLink => "cl_",
+            Self::BrowserSession => "bs_",
         }
     }
 
@@ -33,6 +39,10 @@ impl TokenKind {
             Some(Self::SecretKey)
         } else if token.starts_with(Self::Session.prefix()) {
             Some(Self::Session)
+        } else if token.starts_with(Self::ConnectLink.prefix()) {
+            Some(Self::ConnectLink)
+        } else if token.starts_with(Self::BrowserSession.prefix()) {
+            Some(Self::BrowserSession)
         } else {
             None
         }

@@ -71,6 +71,17 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "proxy_replay_kb",
         "request bodies up to this many KiB are kept so a proxied request can be sent again after a refresh or a rate limit (default 1024)",
     ),
+    ("ui_product_name", "the product name the integrations page and the operator console show (default Switchboard)"),
+    (
+        "ui_logo_url",
+        "the logo those pages show: an https URL, a data:image/… URL, or a path on this server (default: none)",
+    ),
+    ("ui_accent", "the pages' accent colour, #rrggbb; text on it keeps WCAG AA contrast (default #0b5cad)"),
+    (
+        "ui_frame_ancestors",
+        "comma-separated origins allowed to embed the integrations page in an iframe and to receive its messages (default: none)",
+    ),
+    ("ui_connect_link_ttl_s", "how long a session's connect_url stays usable, 30 to 3600 (default 300)"),
     (
         "proxy_max_wait_s",
         "the most seconds a proxied request asking to wait out rate limits (Switchboard-Rate-Limit-Retries) may wait in all (default 30)",
@@ -127,6 +138,17 @@ pub enum LogFormat {
 pub struct OriginOverride {
     pub from: String,
     pub to: String,
+}
+
+/// The consoles' branding and embedding.
+#[derive(Debug, Clone)]
+pub struct UiSettings {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    pub accent: switchboard_core::colour::Rgb,
+    /// Origins (`scheme://host[:port]`) that may frame the integrations page and receive its messages.
+    pub frame_ancestors: Vec<String>,
+    pub connect_link_ttl: Duration,
 }
 
 /// Limits of the proxy (`/v1/proxy/{connection}/…`).
@@ -186,6 +208,7 @@ pub struct Settings {
     /// How long action answers are kept for `Idempotency-Key` repeats.
     pub idempotency_retention: Duration,
     pub proxy: ProxySettings,
+    pub ui: UiSettings,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -332,6 +355,7 @@ impl Settings {
                 replay_bytes: 1024 * parse_number::<usize>(get("proxy_replay_kb"), "proxy_replay_kb", 1024, 0, 65_536)?,
                 max_wait: Duration::from_secs(parse_number(get("proxy_max_wait_s"), "proxy_max_wait_s", 30, 0, 600)?),
             },
+            ui: parse_ui(&get)?,
         })
     }
 
@@ -504,6 +528,56 @@ where
         return Err(err(key, format!("expected a number from {min} to {max}, got {n}")));
     }
     Ok(n)
+}
+
+fn parse_ui<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<UiSettings, ConfigError> {
+    let product_name = get("ui_product_name").unwrap_or("Switchboard").to_owned();
+    if product_name.chars().count() > 60 || product_name.chars().any(char::is_control) {
+        return Err(err("ui_product_name", "expected a name of at most 60 printable characters"));
+    }
+    let logo_url = match get("ui_logo_url") {
+        None => None,
+        Some(v) if v.starts_with("data:image/") || (v.starts_with('/') && !v.starts_with("//")) => Some(v.to_owned()),
+        Some(v) => match Url::parse(v) {
+            Ok(u) if u.scheme() == "https" => Some(u.to_string()),
+            _ => {
+                return Err(err(
+                    "ui_logo_url",
+                    format!("expected an https URL, a data:image/… URL or a path such as /logo.svg, got {v:?}"),
+                ));
+            }
+        },
+    };
+    let accent = match get("ui_accent") {
+        None => switchboard_core::colour::Rgb(0x0b, 0x5c, 0xad),
+        Some(v) => switchboard_core::colour::Rgb::parse(v)
+            .ok_or_else(|| err("ui_accent", format!("expected a colour as #rrggbb, got {v:?}")))?,
+    };
+    let frame_ancestors = match get("ui_frame_ancestors") {
+        None => Vec::new(),
+        Some(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let u = parse_http_url(s, "ui_frame_ancestors")?;
+                if u.path() != "/" || u.query().is_some() {
+                    return Err(err(
+                        "ui_frame_ancestors",
+                        format!("expected origins such as https://app.example.com, got {s:?}"),
+                    ));
+                }
+                Ok(u.origin().ascii_serialization())
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(UiSettings {
+        product_name,
+        logo_url,
+        accent,
+        frame_ancestors,
+        connect_link_ttl: secs(get("ui_connect_link_ttl_s"), "ui_connect_link_ttl_s", 300, 30, 3600)?,
+    })
 }
 
 #[cfg(test)]

@@ -18,11 +18,24 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthenticated(
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            // The consoles' own pages call the API with their cookie and their CSRF token.
+            if let Some(cookie) = browser_cookie(&parts.headers, &state.services.settings) {
+                let session = state.services.browser_session(&cookie).await?;
+                let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                if !session.csrf_matches(presented) {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "csrf_token_invalid",
+                        "a console page's request must carry its X-CSRF-Token; reload the page",
+                    ));
+                }
+                return Ok(Self(session.principal));
+            }
+            return Err(ApiError::unauthenticated(
                 "send Authorization: Bearer sk_… (a secret API key) or Bearer st_… (a session token)",
-            )
-        })?;
+            ));
+        };
         let value =
             header.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not readable text"))?;
         let token = value
@@ -32,6 +45,31 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be \"Bearer <token>\""))?;
         Ok(Self(state.services.authenticate(token).await?))
     }
+}
+
+/// The header a console page sends its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The name of the consoles' session cookie: `__Host-` (Secure, whole host, no Domain) where the
+/// public URL is https.
+#[must_use]
+pub fn browser_cookie_name(settings: &crate::config::Settings) -> &'static str {
+    if settings.public_url.scheme() == "https" { "__Host-sb_session" } else { "sb_session" }
+}
+
+/// The consoles' session cookie of a request, if it has one.
+#[must_use]
+pub fn browser_cookie(headers: &axum::http::HeaderMap, settings: &crate::config::Settings) -> Option<String> {
+    let name = browser_cookie_name(settings);
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && !v.is_empty()).then(|| v.to_owned())
+        })
 }
 
 /// A JSON body. Malformed JSON or a wrong field is 400 naming it; a body over the limit is 413.

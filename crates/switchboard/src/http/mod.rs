@@ -2,6 +2,7 @@
 //! table. Handlers are thin — extract, call one service, map the answer — and
 //! every route is registered together with its OpenAPI description.
 
+mod consoles;
 pub mod error;
 pub mod extract;
 mod middleware;
@@ -70,6 +71,7 @@ pub fn router(services: Services) -> Router {
     let max_body = services.settings.max_body_bytes;
     let state = AppState { services: Arc::new(services), openapi_json };
     routes
+        .merge(consoles::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))

@@ -21,6 +21,10 @@ pub struct SessionRequest {
     pub user: String,
     pub role: String,
     pub ttl_s: Option<u64>,
+    /// The providers its integrations page shows (default: every connectable one).
+    pub providers: Option<Vec<String>>,
+    /// Its pages' language, `en` or `de` (default: the browser's).
+    pub locale: Option<String>,
 }
 
 #[derive(Debug)]
@@ -31,7 +35,11 @@ pub struct IssuedSession {
     pub user: UserId,
     pub role: Role,
     pub expires_at: Timestamp,
+    pub connect_link: super::browser::ConnectLink,
 }
+
+/// The languages the consoles ship messages in.
+pub const LOCALES: &[&str] = &["en", "de"];
 
 impl Services {
     /// Resolves a presented bearer token to a principal.
@@ -49,6 +57,9 @@ impl Services {
             return Ok(p);
         }
         match kind {
+            TokenKind::ConnectLink | TokenKind::BrowserSession => {
+                Err(unauth("the bearer token must be a secret API key (sk_…) or a session token (st_…)"))
+            }
             TokenKind::SecretKey => {
                 let key = self
                     .store
@@ -87,6 +98,35 @@ impl Services {
         if ttl < 60 || ttl > max {
             return Err(ServiceError::invalid("ttl_s", format!("ttl_s must be from 60 to {max} seconds (got {ttl})")));
         }
+        if let Some(ps) = &req.providers {
+            if ps.is_empty() || ps.len() > 500 {
+                return Err(ServiceError::invalid(
+                    "providers",
+                    "providers must list 1 to 500 provider ids, or be left out for all",
+                ));
+            }
+            if let Some(unknown) = ps.iter().find(|p| self.catalog.get(p).is_none()) {
+                return Err(ServiceError::invalid(
+                    "providers",
+                    format!(
+                        "{:?} is not a provider of this server's catalog; GET /v1/providers lists them",
+                        switchboard_core::ids::truncate_for_message(unknown)
+                    ),
+                ));
+            }
+        }
+        if let Some(l) = &req.locale
+            && !LOCALES.contains(&l.as_str())
+        {
+            return Err(ServiceError::invalid(
+                "locale",
+                format!(
+                    "locale must be one of {} (got {:?})",
+                    LOCALES.join(", "),
+                    switchboard_core::ids::truncate_for_message(l)
+                ),
+            ));
+        }
         let now = self.clock.now();
         let expires_at = now.plus(Duration::from_secs(ttl));
         let token = NewToken::mint(TokenKind::Session);
@@ -99,8 +139,11 @@ impl Services {
             created_by: actor.to_string(),
             created_at: now.millis(),
             expires_at: expires_at.millis(),
+            providers: req.providers.as_ref().map(|p| serde_json::Value::from(p.clone()).to_string()),
+            locale: req.locale.clone(),
         };
         self.store.insert_session(token.digest.as_str(), &rec).await?;
+        let connect_link = self.issue_connect_link(id.as_str(), expires_at).await?;
         self.audit(
             actor,
             AuditEvent {
@@ -113,7 +156,7 @@ impl Services {
             },
         )
         .await?;
-        Ok(IssuedSession { id, token, org, user, role, expires_at })
+        Ok(IssuedSession { id, token, org, user, role, expires_at, connect_link })
     }
 
     /// Who may see and end which sessions: a secret key any (of one org when

@@ -104,6 +104,30 @@ impl Services {
         self.store.integrations(provider).await?.into_iter().map(to_integration).collect()
     }
 
+    /// Which providers the operator made connectable through OAuth, each with the integration a
+    /// connect flow uses: its own, else one sharing its OAuth app (a Google app for Drive). Ids only,
+    /// nothing secret, so any caller may read it (the integrations page shows it to end users).
+    pub async fn connectable_integrations(&self) -> ServiceResult<std::collections::BTreeMap<String, String>> {
+        let integrations = self.store.integrations(None).await?;
+        let mut out = std::collections::BTreeMap::new();
+        for p in self.catalog.iter().filter(|p| p.oauth2.is_some()) {
+            let own = integrations.iter().find(|i| i.provider == p.id);
+            let shared = || {
+                integrations.iter().find(|i| {
+                    p.app_group.is_some()
+                        && self
+                            .catalog
+                            .get(&i.provider)
+                            .is_some_and(|o| o.app_group == p.app_group && o.oauth2.is_some())
+                })
+            };
+            if let Some(i) = own.or_else(shared) {
+                out.insert(p.id.clone(), i.id.clone());
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn update_integration(
         &self,
         actor: &Principal,

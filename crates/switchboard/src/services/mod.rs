@@ -6,6 +6,7 @@
 pub mod access_cache;
 pub mod audit;
 pub mod auth;
+pub mod browser;
 pub mod credentials;
 pub mod group_commit;
 pub mod integrations;

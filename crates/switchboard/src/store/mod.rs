@@ -10,6 +10,7 @@
 mod actions;
 mod api_keys;
 mod audit;
+mod browser;
 mod connections;
 mod data_keys;
 mod handshakes;
@@ -27,6 +28,7 @@ use sqlx::{AnyPool, Executor};
 pub use actions::{ActionRunClaim, ActionRunRecord};
 pub use api_keys::ApiKeyRecord;
 pub use audit::{AuditFilter, AuditRecord, NewAudit};
+pub use browser::{BrowserSessionRecord, LinkUse};
 pub use connections::{AccountColumns, ConnectionFilter, ConnectionRecord, StatusCount};
 pub use data_keys::DataKeyRecord;
 pub use handshakes::HandshakeRecord;

@@ -11,13 +11,17 @@ pub struct SessionRecord {
     pub created_by: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The providers its integrations page shows, as a JSON array; `None` for all.
+    pub providers: Option<String>,
+    /// Its pages' language (`en`, `de`); `None` to follow the browser.
+    pub locale: Option<String>,
 }
 
 impl Store {
     pub async fn insert_session(&self, digest: &str, rec: &SessionRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO sessions (digest, id, org, user_id, role, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO sessions (digest, id, org, user_id, role, created_by, created_at, expires_at, providers, locale) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(digest)
         .bind(&rec.id)
@@ -27,6 +31,8 @@ impl Store {
         .bind(&rec.created_by)
         .bind(rec.created_at)
         .bind(rec.expires_at)
+        .bind(&rec.providers)
+        .bind(&rec.locale)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -35,7 +41,7 @@ impl Store {
     /// The session with this digest, if it has not expired at `now`.
     pub async fn live_session(&self, digest: &str, now: i64) -> StoreResult<Option<SessionRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at FROM sessions \
+            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale FROM sessions \
              WHERE digest = $1 AND expires_at > $2",
         )
         .bind(digest)
@@ -53,7 +59,7 @@ impl Store {
         page: &super::Page,
     ) -> StoreResult<Vec<SessionRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at FROM sessions \
+            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale FROM sessions \
              WHERE expires_at > $1 AND ($2 IS NULL OR org = $2) AND ($3 IS NULL OR user_id = $3) \
                AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
         )
@@ -75,7 +81,7 @@ impl Store {
     ) -> StoreResult<Option<SessionRecord>> {
         Ok(sqlx::query_as(
             "DELETE FROM sessions WHERE id = $1 AND ($2 IS NULL OR org = $2) AND ($3 IS NULL OR user_id = $3) \
-             RETURNING id, org, user_id, role, created_by, created_at, expires_at",
+             RETURNING id, org, user_id, role, created_by, created_at, expires_at, providers, locale",
         )
         .bind(id)
         .bind(org)

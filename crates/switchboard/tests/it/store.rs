@@ -62,8 +62,12 @@ async fn sessions_case(db: TestDb) {
         created_by: "k".into(),
         created_at: 0,
         expires_at: 1000,
+        providers: Some("[\"slack\"]".into()),
+        locale: Some("de".into()),
     };
     store.insert_session("d1", &s).await.unwrap();
+    let back = store.live_session("d1", 999).await.unwrap().unwrap();
+    assert_eq!((back.providers.as_deref(), back.locale.as_deref()), (Some("[\"slack\"]"), Some("de")));
     assert!(store.live_session("d1", 999).await.unwrap().is_some());
     assert!(store.live_session("d1", 1000).await.unwrap().is_none());
     assert_eq!(store.purge_expired_sessions(2000).await.unwrap(), 1);

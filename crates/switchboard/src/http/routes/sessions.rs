@@ -26,7 +26,13 @@ struct CreateSession {
     /// `admin` or `member`.
     role: String,
     /// Lifetime in seconds (default 3600).
+    #[schema(minimum = 60)]
     ttl_s: Option<u64>,
+    /// The providers the session's integrations page shows (default: every provider the operator
+    /// made connectable).
+    providers: Option<Vec<String>>,
+    /// The language of its pages, `en` or `de` (default: the browser's).
+    locale: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -39,6 +45,10 @@ struct SessionCreated {
     org: String,
     user: String,
     role: String,
+    /// A single-use link (valid for `SWITCHBOARD_UI_CONNECT_LINK_TTL_S`, 5 minutes by default) that
+    /// opens the integrations page `/ui` as this session, for a redirect, a popup or an iframe.
+    connect_url: String,
+    connect_url_expires_at: String,
 }
 
 /// Makes a session token for one end user of one org (secret key only).
@@ -51,7 +61,17 @@ async fn create_session(
 ) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
     let s = state
         .services
-        .create_session(&actor, SessionRequest { org: body.org, user: body.user, role: body.role, ttl_s: body.ttl_s })
+        .create_session(
+            &actor,
+            SessionRequest {
+                org: body.org,
+                user: body.user,
+                role: body.role,
+                ttl_s: body.ttl_s,
+                providers: body.providers,
+                locale: body.locale,
+            },
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -62,6 +82,8 @@ async fn create_session(
             org: s.org.to_string(),
             user: s.user.to_string(),
             role: s.role.as_str().to_owned(),
+            connect_url: s.connect_link.url.to_string(),
+            connect_url_expires_at: s.connect_link.expires_at.to_rfc3339(),
         }),
     ))
 }

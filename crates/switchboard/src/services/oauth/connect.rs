@@ -109,6 +109,12 @@ pub fn redirect_allowed(candidate: &url::Url, allowed: &[String]) -> bool {
 }
 
 impl Services {
+    /// Whether `u` is one of this server's integrations pages (`/ui/…`), where its own page's
+    /// flows come back to.
+    fn is_own_page(&self, u: &url::Url) -> bool {
+        u.origin() == self.settings.public_url.origin() && u.path().starts_with("/ui/")
+    }
+
     /// The OAuth app for a provider through an integration. `account` holds the
     /// per-account placeholder values of one connection (a Shopify shop); every
     /// other value comes from the integration, whose settings always win.
@@ -263,7 +269,7 @@ impl Services {
             Some(r) => {
                 let u = url::Url::parse(r)
                     .map_err(|e| ServiceError::invalid("redirect_uri", format!("redirect_uri is not a URL: {e}")))?;
-                if !redirect_allowed(&u, &self.settings.allowed_redirects) {
+                if !redirect_allowed(&u, &self.settings.allowed_redirects) && !self.is_own_page(&u) {
                     return Err(ServiceError::invalid(
                         "redirect_uri",
                         if self.settings.allowed_redirects.is_empty() {

@@ -6,6 +6,8 @@
 pub mod actions;
 pub mod apis;
 pub mod browser;
+pub mod chrome;
+pub mod consoles;
 pub mod db;
 pub mod fakes;
 pub mod google;
