@@ -71,10 +71,22 @@ ensure_node_peers() {
   fi
 }
 
+ensure_js_sdk() {
+  # The browser SDK's build tools (typescript, openapi-typescript), pinned in clients/js/package-lock.json.
+  local want
+  want=$(sha256sum clients/js/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat clients/js/node_modules/.installed 2>/dev/null)" != "$want" ]; then
+    log "installing the JS SDK's build tools (npm ci)"
+    (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > clients/js/node_modules/.installed
+  fi
+}
+
 ensure_postgres
 ensure_browser
 ensure_python_peers
 ensure_node_peers
+ensure_js_sdk
 export SWITCHBOARD_TEST_POSTGRES_URL="${SWITCHBOARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 drop_old_test_schemas
 
@@ -83,6 +95,9 @@ cargo fmt --all -- --check
 
 log "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "JS SDK: schema check, type check, build, unit tests (clients/js)"
+(cd clients/js && npm run check && npm run build && npm test)
 
 log "cargo test (SQLite and PostgreSQL)"
 cargo test --workspace --locked

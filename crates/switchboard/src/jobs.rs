@@ -43,6 +43,9 @@ async fn housekeeping(services: Services, stop: CancellationToken) {
                     Ok(n) => tracing::info!(deleted = n, "purged expired sessions"),
                     Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
                 }
+                if let Err(e) = services.store.purge_refresh_stats(now.saturating_sub(15 * 86_400_000)).await {
+                    tracing::warn!(error = %e, "could not purge old refresh counts");
+                }
                 if let Err(e) = services.store.purge_expired_browser_state(now).await {
                     tracing::warn!(error = %e, "could not purge expired connect links and browser sessions");
                 }

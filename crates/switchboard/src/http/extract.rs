@@ -19,18 +19,32 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
-            // The consoles' own pages call the API with their cookie and their CSRF token.
-            if let Some(cookie) = browser_cookie(&parts.headers, &state.services.settings) {
-                let session = state.services.browser_session(&cookie).await?;
+            // The consoles' own pages call the API with their cookie and their CSRF token: the
+            // operator console's when its token is presented, else the integrations page's.
+            let settings = &state.services.settings;
+            let cookies: Vec<String> = [CONSOLE_COOKIE, PAGE_COOKIE]
+                .iter()
+                .filter_map(|base| browser_cookie_named(&parts.headers, &cookie_name(settings, base)))
+                .collect();
+            if !cookies.is_empty() {
                 let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-                if !session.csrf_matches(presented) {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::FORBIDDEN,
-                        "csrf_token_invalid",
-                        "a console page's request must carry its X-CSRF-Token; reload the page",
-                    ));
+                let mut last_error = None;
+                for cookie in &cookies {
+                    match state.services.browser_session(cookie).await {
+                        Ok(session) if session.csrf_matches(presented) => return Ok(Self(session.principal)),
+                        Ok(_) => {
+                            last_error = Some(ApiError::new(
+                                axum::http::StatusCode::FORBIDDEN,
+                                "csrf_token_invalid",
+                                "a console page's request must carry its X-CSRF-Token; reload the page",
+                            ));
+                        }
+                        Err(e) => last_error = last_error.or(Some(e.into())),
+                    }
                 }
-                return Ok(Self(session.principal));
+                if let Some(e) = last_error {
+                    return Err(e);
+                }
             }
             return Err(ApiError::unauthenticated(
                 "send Authorization: Bearer sk_… (a secret API key) or Bearer st_… (a session token)",
@@ -50,17 +64,26 @@ impl FromRequestParts<AppState> for Auth {
 /// The header a console page sends its CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The name of the consoles' session cookie: `__Host-` (Secure, whole host, no Domain) where the
+/// The end user's integrations page's cookie, and the operator console's.
+pub const PAGE_COOKIE: &str = "sb_session";
+pub const CONSOLE_COOKIE: &str = "sb_console";
+
+/// A console cookie's name: with the `__Host-` prefix (Secure, whole host, no Domain) where the
 /// public URL is https.
 #[must_use]
-pub fn browser_cookie_name(settings: &crate::config::Settings) -> &'static str {
-    if settings.public_url.scheme() == "https" { "__Host-sb_session" } else { "sb_session" }
+pub fn cookie_name(settings: &crate::config::Settings, base: &str) -> String {
+    if settings.public_url.scheme() == "https" { format!("__Host-{base}") } else { base.to_owned() }
 }
 
-/// The consoles' session cookie of a request, if it has one.
+/// The integrations page's cookie name.
 #[must_use]
-pub fn browser_cookie(headers: &axum::http::HeaderMap, settings: &crate::config::Settings) -> Option<String> {
-    let name = browser_cookie_name(settings);
+pub fn browser_cookie_name(settings: &crate::config::Settings) -> String {
+    cookie_name(settings, PAGE_COOKIE)
+}
+
+/// The value of the cookie `name` of a request, if it has one.
+#[must_use]
+pub fn browser_cookie_named(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -70,6 +93,12 @@ pub fn browser_cookie(headers: &axum::http::HeaderMap, settings: &crate::config:
             let (k, v) = pair.trim().split_once('=')?;
             (k == name && !v.is_empty()).then(|| v.to_owned())
         })
+}
+
+/// The integrations page's cookie of a request.
+#[must_use]
+pub fn browser_cookie(headers: &axum::http::HeaderMap, settings: &crate::config::Settings) -> Option<String> {
+    browser_cookie_named(headers, &browser_cookie_name(settings))
 }
 
 /// A JSON body. Malformed JSON or a wrong field is 400 naming it; a body over the limit is 413.

@@ -60,3 +60,36 @@ pub(super) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
     )
     .into_response()
 }
+
+/// Lets the browser SDK on a host app's page (an origin of `SWITCHBOARD_UI_FRAME_ANCESTORS`) ask for a
+/// connect link with its session token: CORS for `POST /v1/connect-links` only, never with
+/// credentials (the token is the credential), and for no other origin or route.
+pub(super) async fn connect_link_cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, Method, StatusCode, header};
+    if req.uri().path() != "/v1/connect-links" {
+        return next.run(req).await;
+    }
+    let allowed = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| state.services.settings.ui.frame_ancestors.iter().any(|a| a == o))
+        .and_then(|o| HeaderValue::from_str(o).ok());
+    let preflight = req.method() == Method::OPTIONS;
+    let mut res = if preflight {
+        if allowed.is_some() { StatusCode::NO_CONTENT.into_response() } else { StatusCode::FORBIDDEN.into_response() }
+    } else {
+        next.run(req).await
+    };
+    if let Some(origin) = allowed {
+        let h = res.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        if preflight {
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        }
+    }
+    res
+}

@@ -57,7 +57,21 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// The document with axum's catch-all spelling (`{*path}`) written the OpenAPI way (`{path}`).
 fn public_paths(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    if let Some(item) = doc.paths.paths.remove(routes::proxy::ROUTE) {
+    if let Some(mut item) = doc.paths.paths.remove(routes::proxy::ROUTE) {
+        // One handler serves every method; each operation still needs its own id.
+        for (method, op) in [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+            ("head", &mut item.head),
+            ("options", &mut item.options),
+        ] {
+            if let Some(op) = op {
+                op.operation_id = Some(format!("proxy_{method}"));
+            }
+        }
         doc.paths.paths.insert(routes::proxy::documented_path(), item);
     }
     doc
@@ -74,6 +88,7 @@ pub fn router(services: Services) -> Router {
         .merge(consoles::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::connect_link_cors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
         .layer(axum::middleware::from_fn_with_state(max_body, middleware::limit_declared_body))
         .layer(DefaultBodyLimit::max(max_body))

@@ -25,6 +25,8 @@ pub struct SessionRequest {
     pub providers: Option<Vec<String>>,
     /// Its pages' language, `en` or `de` (default: the browser's).
     pub locale: Option<String>,
+    /// Where a redirect-mode page sends the browser back (under SWITCHBOARD_ALLOWED_REDIRECTS).
+    pub return_url: Option<String>,
 }
 
 #[derive(Debug)]
@@ -127,6 +129,20 @@ impl Services {
                 ),
             ));
         }
+        let return_url = match &req.return_url {
+            None => None,
+            Some(r) => {
+                let u = url::Url::parse(r)
+                    .map_err(|e| ServiceError::invalid("return_url", format!("return_url is not a URL: {e}")))?;
+                if !super::oauth::connect::redirect_allowed(&u, &self.settings.allowed_redirects) {
+                    return Err(ServiceError::invalid(
+                        "return_url",
+                        "return_url must be under one of SWITCHBOARD_ALLOWED_REDIRECTS; the operator lists the app's URLs there",
+                    ));
+                }
+                Some(u.to_string())
+            }
+        };
         let now = self.clock.now();
         let expires_at = now.plus(Duration::from_secs(ttl));
         let token = NewToken::mint(TokenKind::Session);
@@ -141,6 +157,7 @@ impl Services {
             expires_at: expires_at.millis(),
             providers: req.providers.as_ref().map(|p| serde_json::Value::from(p.clone()).to_string()),
             locale: req.locale.clone(),
+            return_url,
         };
         self.store.insert_session(token.digest.as_str(), &rec).await?;
         let connect_link = self.issue_connect_link(id.as_str(), expires_at).await?;

@@ -41,6 +41,8 @@ pub struct BrowserSession {
     /// The providers an integrations page shows (`None`: every connectable one).
     pub providers: Option<Vec<String>>,
     pub locale: Option<String>,
+    /// Where a redirect-mode page sends the browser back.
+    pub return_url: Option<String>,
     pub expires_at: Timestamp,
 }
 
@@ -83,6 +85,37 @@ impl Services {
         url.set_path(&format!("/ui/connect/{}", token.secret.expose_secret()));
         url.set_query(None);
         Ok(ConnectLink { url, expires_at })
+    }
+
+    /// A fresh connect link for the session whose token this is, opening on `provider` when given.
+    pub async fn connect_link_for_token(&self, token: &str, provider: Option<&str>) -> ServiceResult<ConnectLink> {
+        if TokenKind::of(token) != Some(TokenKind::Session) {
+            return Err(ServiceError::Forbidden(
+                "connect links are made for session tokens (st_…); a secret key makes a session with POST /v1/sessions, whose answer has connect_url".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let s = self.store.live_session(TokenDigest::of(token).as_str(), now.millis()).await?.ok_or_else(|| {
+            ServiceError::Unauthenticated(
+                "this session token is unknown or has expired; ask the host app for a new one".into(),
+            )
+        })?;
+        if let Some(p) = provider
+            && self.catalog.get(p).is_none()
+        {
+            return Err(ServiceError::invalid(
+                "provider",
+                format!(
+                    "{:?} is not a provider of this server's catalog",
+                    switchboard_core::ids::truncate_for_message(p)
+                ),
+            ));
+        }
+        let mut link = self.issue_connect_link(&s.id, Timestamp::from_millis(s.expires_at)).await?;
+        if let Some(p) = provider {
+            link.url.query_pairs_mut().append_pair("provider", p);
+        }
+        Ok(link)
     }
 
     /// Trades a connect link for a browser session, once.
@@ -181,6 +214,7 @@ impl Services {
                 csrf: rec.csrf,
                 providers,
                 locale: s.locale,
+                return_url: s.return_url,
                 expires_at: Timestamp::from_millis(rec.expires_at.min(s.expires_at)),
             });
         }
@@ -191,6 +225,7 @@ impl Services {
             csrf: rec.csrf,
             providers: None,
             locale: None,
+            return_url: None,
             expires_at: Timestamp::from_millis(rec.expires_at),
         })
     }

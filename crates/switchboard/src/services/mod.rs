@@ -7,6 +7,7 @@ pub mod access_cache;
 pub mod audit;
 pub mod auth;
 pub mod browser;
+pub mod console;
 pub mod credentials;
 pub mod group_commit;
 pub mod integrations;
@@ -47,6 +48,8 @@ pub struct Services {
     /// Wakes the delivery worker when new deliveries are stored.
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
     pub endpoint_cache: Arc<webhooks::endpoints::EndpointCache>,
+    /// Refused webhook requests per endpoint on this instance, for the operator console.
+    pub refused_webhooks: Arc<console::RefusedWebhooks>,
     pub secret_cache: Arc<webhooks::subscriptions::SecretCache>,
     pub event_usage: Arc<webhooks::events::EventUsage>,
     pub listing_cache: Arc<using::cache::ListingCache>,
@@ -87,6 +90,7 @@ impl Services {
             event_writer: webhooks::events::EventWriter::spawn(store.clone(), delivery_wakeup.clone()),
             delivery_wakeup,
             endpoint_cache: Arc::new(webhooks::endpoints::EndpointCache::default()),
+            refused_webhooks: Arc::new(console::RefusedWebhooks::default()),
             secret_cache: Arc::new(webhooks::subscriptions::SecretCache::default()),
             event_usage: Arc::new(webhooks::events::EventUsage::default()),
             listing_cache: Arc::new(using::cache::ListingCache::new(

@@ -17,7 +17,7 @@ pub struct BrowserSessionRecord {
 #[derive(Debug)]
 pub enum LinkUse {
     /// Used now: the live session it opens.
-    Opened(SessionRecord),
+    Opened(Box<SessionRecord>),
     /// Used before, expired, or its session ended.
     Spent,
     Unknown,
@@ -52,14 +52,14 @@ impl Store {
             return Ok(if known.is_some() { LinkUse::Spent } else { LinkUse::Unknown });
         };
         let session: Option<SessionRecord> = sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale FROM sessions \
+            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url FROM sessions \
              WHERE id = $1 AND expires_at > $2",
         )
         .bind(session_id)
         .bind(now)
         .fetch_optional(&self.writer)
         .await?;
-        Ok(session.map_or(LinkUse::Spent, LinkUse::Opened))
+        Ok(session.map_or(LinkUse::Spent, |s| LinkUse::Opened(Box::new(s))))
     }
 
     pub async fn insert_browser_session(
@@ -100,7 +100,7 @@ impl Store {
     /// The live session with this id (a browser session's end-user session).
     pub async fn live_session_by_id(&self, id: &str, now: i64) -> StoreResult<Option<SessionRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale FROM sessions \
+            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url FROM sessions \
              WHERE id = $1 AND expires_at > $2",
         )
         .bind(id)

@@ -15,13 +15,15 @@ pub struct SessionRecord {
     pub providers: Option<String>,
     /// Its pages' language (`en`, `de`); `None` to follow the browser.
     pub locale: Option<String>,
+    /// Where its page sends the browser back after a redirect-mode connect.
+    pub return_url: Option<String>,
 }
 
 impl Store {
     pub async fn insert_session(&self, digest: &str, rec: &SessionRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO sessions (digest, id, org, user_id, role, created_by, created_at, expires_at, providers, locale) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO sessions (digest, id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(digest)
         .bind(&rec.id)
@@ -33,6 +35,7 @@ impl Store {
         .bind(rec.expires_at)
         .bind(&rec.providers)
         .bind(&rec.locale)
+        .bind(&rec.return_url)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -41,7 +44,7 @@ impl Store {
     /// The session with this digest, if it has not expired at `now`.
     pub async fn live_session(&self, digest: &str, now: i64) -> StoreResult<Option<SessionRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale FROM sessions \
+            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url FROM sessions \
              WHERE digest = $1 AND expires_at > $2",
         )
         .bind(digest)
@@ -59,7 +62,7 @@ impl Store {
         page: &super::Page,
     ) -> StoreResult<Vec<SessionRecord>> {
         Ok(sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale FROM sessions \
+            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url FROM sessions \
              WHERE expires_at > $1 AND ($2 IS NULL OR org = $2) AND ($3 IS NULL OR user_id = $3) \
                AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
         )
@@ -81,7 +84,7 @@ impl Store {
     ) -> StoreResult<Option<SessionRecord>> {
         Ok(sqlx::query_as(
             "DELETE FROM sessions WHERE id = $1 AND ($2 IS NULL OR org = $2) AND ($3 IS NULL OR user_id = $3) \
-             RETURNING id, org, user_id, role, created_by, created_at, expires_at, providers, locale",
+             RETURNING id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url",
         )
         .bind(id)
         .bind(org)

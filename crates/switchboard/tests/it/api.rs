@@ -252,8 +252,21 @@ async fn openapi_describes_every_route_and_the_committed_copy_is_current() {
         "/v1/integrations",
         "/v1/integrations/{id}",
         "/v1/audit",
+        "/v1/connect-links",
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
+    }
+    // Each operation has its own id: generated clients (clients/js) declare one type per id.
+    let mut ids = std::collections::BTreeMap::<String, String>::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                let here = format!("{method} {path}");
+                if let Some(before) = ids.insert(id.to_owned(), here.clone()) {
+                    panic!("operationId {id:?} is used by {before} and {here}");
+                }
+            }
+        }
     }
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json")).unwrap_or_default();

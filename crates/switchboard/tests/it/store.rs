@@ -64,6 +64,7 @@ async fn sessions_case(db: TestDb) {
         expires_at: 1000,
         providers: Some("[\"slack\"]".into()),
         locale: Some("de".into()),
+        return_url: None,
     };
     store.insert_session("d1", &s).await.unwrap();
     let back = store.live_session("d1", 999).await.unwrap().unwrap();

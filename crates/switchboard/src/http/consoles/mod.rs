@@ -4,6 +4,7 @@
 //! (`assets/ui.js`) calls the same `/v1` API as any client, authenticated by the page's cookie and its
 //! CSRF token. Every page has a nonce CSP and asks for nothing outside this server.
 
+mod admin;
 mod assets;
 mod i18n;
 mod start;
@@ -25,16 +26,25 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/connect/{link}", get(user::enter))
         .route("/ui/p/{provider}", get(user::provider_page))
         .route("/ui/oauth/done", get(user::oauth_done))
+        .route("/ui/admin", get(admin::console))
+        .route("/ui/admin/sign-in", axum::routing::post(admin::sign_in))
+        .route("/ui/admin/sign-out", axum::routing::post(admin::sign_out))
+        .route("/ui/admin/live", get(admin::live))
         .route("/ui/brand.css", get(assets::brand_css))
         .route("/ui/assets/{file}", get(assets::asset))
 }
 
-/// Who may frame a page.
+/// Who may frame a page, and who may open it.
 #[derive(Clone, Copy)]
 enum Framing {
+    /// The start page and the operator console: never framed, isolated from their opener
+    /// (`Cross-Origin-Opener-Policy: same-origin`).
     Nobody,
-    /// This server and the operator's `ui_frame_ancestors`.
+    /// The integrations page: framed by this server and the operator's `ui_frame_ancestors`, and
+    /// opened by host apps as a popup — it keeps its opener (no COOP) so it can tell the host.
     AllowedParents,
+    /// A page only ever opened as a popup by this server's own page (the end of an OAuth flow).
+    OwnPopup,
 }
 
 /// A fresh CSP nonce.
@@ -49,7 +59,7 @@ fn html_page(state: &AppState, status: StatusCode, html: String, nonce: &str, fr
     let ancestors = match framing {
         Framing::AllowedParents if !ui.frame_ancestors.is_empty() => format!("'self' {}", ui.frame_ancestors.join(" ")),
         Framing::AllowedParents => "'self'".to_owned(),
-        Framing::Nobody => "'none'".to_owned(),
+        Framing::Nobody | Framing::OwnPopup => "'none'".to_owned(),
     };
     // An operator's https logo is the one image allowed from elsewhere.
     let logo_origin = ui
@@ -70,6 +80,9 @@ fn html_page(state: &AppState, status: StatusCode, html: String, nonce: &str, fr
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     secure_headers(h);
+    if matches!(framing, Framing::Nobody) {
+        h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    }
     res
 }
 
@@ -77,8 +90,6 @@ fn secure_headers(h: &mut HeaderMap) {
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    // Popups the page opens (the provider's sign-in) keep their opener only while same-origin.
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin-allow-popups"));
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
     h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
 }

@@ -58,7 +58,12 @@ async fn session_of(state: &AppState, headers: &HeaderMap) -> Result<BrowserSess
 
 /// `GET /ui/connect/{link}`: trades the single-use link for a cookie, then to `/ui` (no token in
 /// that URL). A page in an iframe gets a partitioned `SameSite=None` cookie, which framed pages need.
-pub(super) async fn enter(State(state): State<AppState>, headers: HeaderMap, Path(link): Path<String>) -> Response {
+pub(super) async fn enter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(link): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
     let opened = match state.services.open_connect_link(&link).await {
         Ok(o) => o,
         Err(ServiceError::Unauthenticated(message)) => {
@@ -83,7 +88,12 @@ pub(super) async fn enter(State(state): State<AppState>, headers: HeaderMap, Pat
         browser_cookie_name(settings),
         opened.cookie.expose_secret()
     );
-    let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, "/ui")]).into_response();
+    // Straight to one provider's page when asked for one the catalog has.
+    let target = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find_map(|(k, v)| (k == "provider").then(|| v.into_owned()))
+        .filter(|p| state.services.catalog.get(p).is_some())
+        .map_or_else(|| "/ui".to_owned(), |p| format!("/ui/p/{p}"));
+    let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, target)]).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -155,12 +165,13 @@ fn account_name(c: &Connection) -> String {
 }
 
 /// JSON for a `<script type="application/json">` block: `<` escaped so nothing can close it.
-fn script_json(v: &serde_json::Value) -> String {
+pub(super) fn script_json(v: &serde_json::Value) -> String {
     v.to_string().replace('<', "\\u003c")
 }
 
-fn script_data(state: &AppState, t: &Messages, extra: serde_json::Value) -> String {
+fn script_data(state: &AppState, t: &Messages, session: &BrowserSession, extra: serde_json::Value) -> String {
     let mut data = serde_json::json!({
+        "returnUrl": session.return_url,
         "messages": t.section_json(&["provider", "account", "market", "status", "page"]),
         "parents": state.services.settings.ui.frame_ancestors,
         "oauthTtlMs": u64::try_from(state.services.settings.oauth_state_ttl.as_millis()).unwrap_or(600_000),
@@ -231,7 +242,7 @@ pub(super) async fn marketplace(State(state): State<AppState>, headers: HeaderMa
     };
     let n = nonce();
     let page = Marketplace {
-        script_data: script_data(&state, &t, serde_json::json!({ "page": "marketplace" })),
+        script_data: script_data(&state, &t, &session, serde_json::json!({ "page": "marketplace" })),
         base: Base::new(&state, t, t.get("page.integrations"), n.clone(), session.csrf.clone()),
         cards,
         categories: categories.into_iter().collect(),
@@ -491,6 +502,7 @@ pub(super) async fn provider_page(
         script_data: script_data(
             &state,
             &t,
+            &session,
             serde_json::json!({ "page": "provider", "provider": p.id, "providerName": p.name, "integration": integration }),
         ),
         accounts: connections.iter().map(|c| account_view(c, &session, &t)).collect(),
@@ -522,5 +534,5 @@ pub(super) async fn oauth_done(State(state): State<AppState>, headers: HeaderMap
     let t = messages(&headers, None);
     let n = nonce();
     let page = DonePage { base: Base::new(&state, t, t.get("page.done"), n.clone(), String::new()) };
-    respond(&state, &page, StatusCode::OK, &n, Framing::Nobody)
+    respond(&state, &page, StatusCode::OK, &n, Framing::OwnPopup)
 }

@@ -13,7 +13,55 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::services::auth::SessionRequest;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_session, list_sessions)).routes(routes!(revoke_session))
+    OpenApiRouter::new()
+        .routes(routes!(create_session, list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(create_connect_link))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateConnectLink {
+    /// Open the page on this provider.
+    provider: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ConnectLinkDto {
+    /// A single-use link that opens the integrations page as the calling session.
+    connect_url: String,
+    expires_at: String,
+}
+
+/// A fresh single-use link into the integrations page for the calling session (session tokens only),
+/// for a browser that holds a session token: the browser SDK's `connect({ sessionToken })`.
+#[utoipa::path(post, path = "/v1/connect-links", tag = "sessions", request_body(content = Option<CreateConnectLink>), security(("bearer" = [])),
+    responses((status = 201, body = ConnectLinkDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_connect_link(
+    State(state): State<AppState>,
+    Auth(_actor): Auth,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<ConnectLinkDto>)> {
+    let b: CreateConnectLink = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateConnectLink::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            crate::http::error::ApiError::bad_request(format!("the JSON body does not fit this request: {e}"))
+        })?
+    };
+    // Authenticated above; the link is made for the very session whose token this is.
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .unwrap_or_default();
+    let link = state.services.connect_link_for_token(token, b.provider.as_deref()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ConnectLinkDto { connect_url: link.url.to_string(), expires_at: link.expires_at.to_rfc3339() }),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -33,6 +81,10 @@ struct CreateSession {
     providers: Option<Vec<String>>,
     /// The language of its pages, `en` or `de` (default: the browser's).
     locale: Option<String>,
+    /// For a page opened by a redirect: where it sends the browser back, with
+    /// `status=success&provider=…&connection_id=…` after a connect and `status=closed` from its Done
+    /// button. Must be under SWITCHBOARD_ALLOWED_REDIRECTS.
+    return_url: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -70,6 +122,7 @@ async fn create_session(
                 ttl_s: body.ttl_s,
                 providers: body.providers,
                 locale: body.locale,
+                return_url: body.return_url,
             },
         )
         .await?;

@@ -246,7 +246,7 @@ async fn receive(
 }
 
 /// Verification handshakes: Meta's `hub.challenge`, Microsoft Graph's `validationToken`, Trello's check. Public.
-#[utoipa::path(get, path = "/hooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/hooks/{id}", tag = "webhooks", operation_id = "webhook_handshake", params(("id" = String, Path)),
     responses((status = 200, content_type = "text/plain", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn handshake(
     State(state): State<AppState>,

@@ -157,12 +157,14 @@ impl Services {
                     tracing::warn!(connection = %rec.id, "the refresh lease lapsed before the new tokens were stored; they are handed out but not kept");
                 }
                 self.metrics.observe_refresh(&rec.provider, "success", elapsed);
+                self.count_refresh(&rec.provider, "success", now).await;
                 let updated = self.store.connection(&rec.id, None).await?.unwrap_or(rec);
                 self.connection_records.forget(&updated.id);
                 Ok((updated, tokens))
             }
             Err(RefreshError::Token(e)) => {
                 self.metrics.observe_refresh(&rec.provider, e.reason(), elapsed);
+                self.count_refresh(&rec.provider, "failure", now).await;
                 self.record_failure(&rec, &e, now).await?;
                 Err(match e {
                     TokenError::Grant { .. } => ServiceError::InvalidCredentials(format!(

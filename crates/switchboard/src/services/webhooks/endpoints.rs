@@ -482,6 +482,7 @@ impl Services {
         };
         if let Err(refusal) = verdict {
             self.metrics.observe_webhook(&ep.rec.provider, "refused");
+            self.refused_webhooks.record(&ep.rec.id, self.clock.now().millis(), &refusal.to_string());
             return Ok(Intake::Refused {
                 status: 401,
                 code: "unauthenticated",

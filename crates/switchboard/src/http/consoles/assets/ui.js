@@ -59,11 +59,25 @@
     el.className = "result " + (ok ? "ok" : "fail");
   }
 
+  // --- Back to the app: a redirect-mode page returns to the session's return_url -----------------------
+  function backToApp(params) {
+    if (parentWindow || !data.returnUrl) return false;
+    var target = new URL(data.returnUrl);
+    Object.keys(params).forEach(function (k) { if (params[k]) target.searchParams.set(k, params[k]); });
+    location.assign(target.toString());
+    return true;
+  }
+  function connected(provider, connectionId, flash) {
+    tellParent({ type: "switchboard:connected", provider: provider, connection_id: connectionId });
+    if (!backToApp({ status: "success", provider: provider, connection_id: connectionId })) reloadWith(flash);
+  }
+
   // --- Done / close buttons ---------------------------------------------------------------------------
-  if (parentWindow) {
+  if (parentWindow || data.returnUrl) {
     document.querySelectorAll('[data-action="close"]').forEach(function (b) {
       b.hidden = false;
       b.addEventListener("click", function () {
+        if (backToApp({ status: "closed" })) return;
         tellParent({ type: "switchboard:closed" });
         if (window.opener && window.parent === window) window.close();
       });
@@ -99,6 +113,7 @@
     if (category) category.addEventListener("change", filterCards);
   }
 
+  if (data.page === "admin") { admin(); return; }
   if (data.page !== "provider") return;
 
   // --- OAuth connect: a popup opened in the click, else a full-page redirect --------------------------
@@ -130,8 +145,7 @@
         var status = r.body && r.body.status;
         if (r.status === 200 && status === "completed") {
           stopPolling();
-          tellParent({ type: "switchboard:connected", provider: data.provider, connection_id: r.body.connection_id });
-          reloadWith(t("provider.connected_now", { provider: data.providerName }));
+          connected(data.provider, r.body.connection_id, t("provider.connected_now", { provider: data.providerName }));
         } else if (r.status === 200 && (status === "failed" || status === "expired")) {
           stopPolling();
           var reason = (r.body.error && r.body.error.message) || status;
@@ -268,8 +282,7 @@
       save.disabled = true;
       api("POST", "/v1/connections", body).then(function (r) {
         if (r.status === 201 || r.status === 200) {
-          tellParent({ type: "switchboard:connected", provider: data.provider, connection_id: r.body.id });
-          reloadWith(t("provider.saved", { account: r.body.label }));
+          connected(data.provider, r.body.id, t("provider.saved", { account: r.body.label }));
         } else {
           setResult(result, false, reasonOf(r));
         }
@@ -332,4 +345,59 @@
     });
   });
 
+
+  // --- The operator console ---------------------------------------------------------------------------
+  function admin() {
+    var live = document.getElementById("live");
+    // A section the server says changed is fetched again and swapped in place.
+    function refreshSections(names) {
+      fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("section[data-live]").forEach(function (section) {
+          if (names.indexOf(section.getAttribute("data-live")) < 0) return;
+          var next = fresh.getElementById(section.id);
+          if (next) section.innerHTML = next.innerHTML;
+        });
+      });
+    }
+    if (window.EventSource) {
+      var source = new EventSource("/ui/admin/live");
+      source.addEventListener("open", function () { live.textContent = t("admin.live_on"); });
+      source.addEventListener("error", function () { live.textContent = t("admin.live_off"); });
+      source.addEventListener("changed", function (e) { refreshSections(String(e.data).split(" ")); });
+    }
+    document.addEventListener("click", function (ev) {
+      var button = ev.target.closest("button[data-action]");
+      if (!button) return;
+      var action = button.getAttribute("data-action");
+      if (action === "replay") {
+        var result = button.parentNode.querySelector(".result");
+        button.disabled = true;
+        api("POST", "/v1/events/" + encodeURIComponent(button.getAttribute("data-event")) + "/replay",
+          { subscription: button.getAttribute("data-subscription") }).then(function (r) {
+          if (r.status === 202) setResult(result, true, t("admin.replayed"));
+          else { button.disabled = false; setResult(result, false, reasonOf(r)); }
+        });
+      } else if (action === "copy") {
+        var text = document.getElementById(button.getAttribute("data-copy")).textContent;
+        var done = function () { toast(t("admin.copied")); };
+        if (navigator.clipboard) navigator.clipboard.writeText(text).then(done, function () { /* not allowed here */ });
+        else done();
+      }
+    });
+    var add = document.getElementById("add-integration");
+    if (add) add.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var result = add.querySelector(".result");
+      var body = {};
+      ["provider", "id", "client_id", "client_secret"].forEach(function (name) {
+        var v = add.querySelector('[name="' + name + '"]').value.trim();
+        if (v) body[name] = v;
+      });
+      api("POST", "/v1/integrations", body).then(function (r) {
+        if (r.status === 201) reloadWith(t("admin.added", { id: body.id }));
+        else setResult(result, false, reasonOf(r));
+      });
+    });
+  }
 })();
