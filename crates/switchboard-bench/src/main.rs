@@ -5,6 +5,7 @@
 //! `/readyz` answering 200 and the server's resident memory idle and under load.
 //! `--url` and `--key` point it at a server that is already running instead.
 
+mod consoles;
 mod deliveries;
 mod idp;
 mod listings;
@@ -22,7 +23,8 @@ use clap::Parser;
 #[command(name = "switchboard-bench", about = "Load scenarios against a Switchboard server (loopback only)")]
 struct Args {
     /// Scenario: healthz, integration-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle,
-    /// listing-cached, resolve-cached, listing-cold, listing-memory, proxy, proxy-stream, action-run.
+    /// listing-cached, resolve-cached, listing-cold, listing-memory, proxy, proxy-stream, action-run,
+    /// ui-marketplace, ui-provider, ui-weight, ui-first-render.
     scenario: String,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 32)]
@@ -51,6 +53,9 @@ struct Args {
     /// SWITCHBOARD_LISTING_CACHE_MB for the listing scenarios (the server's default otherwise).
     #[arg(long)]
     listing_cache_mb: Option<u64>,
+    /// Page loads in a real browser, for ui-first-render (each phase).
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
 }
 
 fn print_report(name: &str, concurrency: usize, r: &load::Report) {
@@ -65,6 +70,28 @@ fn print_report(name: &str, concurrency: usize, r: &load::Report) {
         r.max_ms,
         r.errors
     );
+}
+
+/// Loads `/healthz` for as long as `report` was measured, prints it and what `name` costs against it:
+/// the floor of routing and middleware, in the same run.
+pub(crate) async fn healthz_floor(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    name: &str,
+    concurrency: usize,
+    measure: Duration,
+    report: &load::Report,
+) -> anyhow::Result<load::Report> {
+    let floor = scenarios::prepare("healthz", client, base, key, 0).await?;
+    let baseline = load::run(client, &floor, concurrency, measure).await;
+    print_report("healthz", concurrency, &baseline);
+    println!(
+        "{name} costs {:.1}x the time of /healthz per request (throughput ratio {:.3})",
+        baseline.rate() / report.rate(),
+        report.rate() / baseline.rate()
+    );
+    Ok(baseline)
 }
 
 #[tokio::main]
@@ -96,6 +123,15 @@ async fn main() -> anyhow::Result<()> {
         )
         .await;
     }
+    if args.scenario.starts_with("ui-") {
+        let options = consoles::Options {
+            database: args.database.clone(),
+            concurrency: args.concurrency,
+            measure: Duration::from_secs(args.seconds),
+            runs: args.runs,
+        };
+        return consoles::run(&args.scenario, &options).await;
+    }
     if args.scenario.starts_with("refresher") {
         return refresher::run(&args.scenario, &args.database, args.rows, Duration::from_secs(args.seconds)).await;
     }
@@ -126,15 +162,7 @@ async fn main() -> anyhow::Result<()> {
     let report = load::run(&client, &scenario, args.concurrency, measure).await;
     print_report(&args.scenario, args.concurrency, &report);
     if args.compare_healthz {
-        let floor = scenarios::prepare("healthz", &client, &base, &key, 0).await?;
-        let baseline = load::run(&client, &floor, args.concurrency, measure).await;
-        print_report("healthz", args.concurrency, &baseline);
-        println!(
-            "{} costs {:.1}x the time of /healthz per request (throughput ratio {:.3})",
-            args.scenario,
-            baseline.rate() / report.rate(),
-            report.rate() / baseline.rate()
-        );
+        healthz_floor(&client, &base, &key, &args.scenario, args.concurrency, measure, &report).await?;
     }
     if let Some(s) = started {
         println!("server RSS after load: {:.1} MiB", s.rss_mib());

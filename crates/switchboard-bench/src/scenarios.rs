@@ -17,6 +17,8 @@ pub(crate) struct Scenario {
     webhook: Option<SignedWebhook>,
     /// A JSON body: each request is a POST of it.
     body: Option<serde_json::Value>,
+    /// A `Cookie` header sent instead of the bearer key (a browser's page views).
+    cookie: Option<String>,
 }
 
 /// Stripe-signed events for one endpoint, each with an id never sent before.
@@ -56,7 +58,12 @@ impl SignedWebhook {
 impl Scenario {
     /// GETs of `paths` (cycled through at random) with `key` as the bearer.
     pub(crate) fn gets(base: &str, key: &str, paths: Vec<String>) -> Self {
-        Self { base: base.to_owned(), key: key.to_owned(), paths, webhook: None, body: None }
+        Self { base: base.to_owned(), key: key.to_owned(), paths, webhook: None, body: None, cookie: None }
+    }
+
+    /// GETs of `paths` as a browser sends them: with `cookie`, no bearer key.
+    pub(crate) fn page_views(base: &str, cookie: &str, paths: Vec<String>) -> Self {
+        Self { cookie: Some(cookie.to_owned()), ..Self::gets(base, "", paths) }
     }
 
     /// POSTs of `body` to `paths`.
@@ -74,6 +81,9 @@ impl Scenario {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         let path = &self.paths[(z ^ (z >> 31)) as usize % self.paths.len()];
         let url = format!("{}{path}", self.base);
+        if let Some(cookie) = &self.cookie {
+            return client.get(url).header(reqwest::header::COOKIE, cookie);
+        }
         match &self.body {
             Some(body) => client.post(url).bearer_auth(&self.key).json(body),
             None => client.get(url).bearer_auth(&self.key),

@@ -279,8 +279,27 @@ fn logs_never_show_a_secret() {
     let (status, body) = http(s.port, "POST", "/v1/sessions", &key, r#"{"org":"acme","user":"u","role":"admin"}"#);
     assert_eq!(status, 201);
     let session: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let link = session["connect_url"].as_str().unwrap().to_owned();
     let session = session["token"].as_str().unwrap().to_owned();
     http(s.port, "GET", "/v1/audit", &session, "");
+    // The consoles: a connect link used, the page it opens, and a console sign-in.
+    let link_path = url::Url::parse(&link).unwrap().path().to_owned();
+    let entered = raw(s.port, &format!("GET {link_path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    let page_cookie = set_cookie_value(&entered, "sb_session");
+    let page = raw(
+        s.port,
+        &format!("GET /ui HTTP/1.1\r\nHost: x\r\nCookie: sb_session={page_cookie}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let form = format!("key={key}");
+    let signed_in = raw(
+        s.port,
+        &format!(
+            "POST /ui/admin/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    let console_cookie = set_cookie_value(&signed_in, "sb_console");
     http(s.port, "GET", "/v1/integrations", "sk_wrong-key-canary", "");
     let hook_secret = "LOG-CANARY-slack-signing-secret";
     let (status, body) = http(
@@ -307,7 +326,40 @@ fn logs_never_show_a_secret() {
     s.sigterm();
     let logs = s.logs();
     assert!(logs.contains("request"), "request logs are there: {logs}");
-    for needle in [secret, key.as_str(), session.as_str(), "sk_wrong-key-canary", hook_secret, whsec.as_str()] {
+    let link_token = link_path.rsplit('/').next().unwrap().to_owned();
+    for needle in [
+        secret,
+        key.as_str(),
+        session.as_str(),
+        "sk_wrong-key-canary",
+        hook_secret,
+        whsec.as_str(),
+        link_token.as_str(),
+        page_cookie.as_str(),
+        console_cookie.as_str(),
+    ] {
         assert!(!logs.contains(needle), "{needle} appeared in the logs");
     }
+}
+
+/// One raw HTTP/1.1 exchange; the whole answer, head and body.
+fn raw(port: u16, request: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The value a `Set-Cookie` of the answer gives the cookie `name`.
+fn set_cookie_value(answer: &str, name: &str) -> String {
+    let prefix = format!("{name}=");
+    answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .find_map(|v| v.strip_prefix(&prefix).and_then(|rest| rest.split(';').next()).map(str::to_owned))
+        .filter(|v| v.starts_with("bs_"))
+        .unwrap_or_else(|| panic!("no {name} cookie in {answer}"))
 }

@@ -42,18 +42,7 @@ async fn the_console_shows_refreshes_reauth_and_webhooks_and_replays_a_dead_deli
         let r = app.post(&format!("/v1/connections/{id}/refresh"), json!({"force": true})).await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let token =
-        app.get(&format!("/v1/connections/{id}/credentials")).await.body["access_token"].as_str().unwrap().to_owned();
-    let revoked = reqwest::Client::new()
-        .post(format!("{}/token/revocation", idp.base))
-        .basic_auth("switchboard-test", Some("switchboard-test-secret"))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
-    app.post(&format!("/v1/connections/{id}/refresh"), json!({"force": true})).await;
-    assert_eq!(app.get(&format!("/v1/connections/{id}")).await.body["status"], "needs_reauth");
+    crate::support::consoles::make_needs_reauth(&idp, &id).await;
 
     // A webhook endpoint: one event in, whose only delivery attempt fails (dead-lettered), and one
     // request with a wrong signature.
@@ -101,6 +90,9 @@ async fn the_console_shows_refreshes_reauth_and_webhooks_and_replays_a_dead_deli
     chrome.goto(&app.url("/ui/admin")).await;
     chrome.wait_for("#sign-in", WAIT).await;
     chrome.assert_accessible("the console's sign-in").await;
+    chrome.set_dark(true).await;
+    chrome.assert_accessible("the console's sign-in (dark)").await;
+    chrome.set_dark(false).await;
     chrome.fill("#key", "sk_wrong").await;
     chrome.click("#sign-in button[type=submit]").await;
     chrome.wait_for("#sign-in-error", WAIT).await;
@@ -148,6 +140,14 @@ async fn the_console_shows_refreshes_reauth_and_webhooks_and_replays_a_dead_deli
     assert_eq!(got[1].json()["data"], json!({"n": 1}));
     eventually(Duration::from_secs(15), "the succeeded delivery to appear without a reload", || async {
         chrome.exists("#deliveries li[data-status=succeeded]").await
+    })
+    .await;
+    assert_eq!(chrome.eval("return window.__stayed === true").await, json!(true), "no reload");
+    // A connection's change appears live too: disconnected through the API, gone from the page.
+    assert_eq!(app.delete(&format!("/v1/connections/{id}")).await.status, 204);
+    eventually(Duration::from_secs(15), "the connection to leave the page without a reload", || async {
+        !chrome.exists(&format!("#reauth tr[data-connection='{id}']")).await
+            && !chrome.exists("#connections tr[data-provider='custom-oauth2']").await
     })
     .await;
     assert_eq!(chrome.eval("return window.__stayed === true").await, json!(true), "no reload");

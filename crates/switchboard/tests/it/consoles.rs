@@ -7,29 +7,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::chrome::{Chrome, ChromeOptions, Key};
-use crate::support::consoles::{eventually, open_page, session, sign_in_at_idp};
-use crate::support::fakes::{Fake, Seen, Shape, shape, unexpected};
+use crate::support::consoles::{
+    assert_no_external_requests, eventually, make_needs_reauth, open_page, openai_models as openai, session,
+    sign_in_at_idp,
+};
+use crate::support::fakes::{Fake, Seen, shape, unexpected};
 use crate::support::idp::Idp;
 use crate::support::{TestDb, spawn_app, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// OpenAI's `GET /v1/models` as documented: the list for a good key, `invalid_api_key` for another.
-fn openai(seen: &Seen) -> Shape {
-    if seen.method != "GET" || seen.path != "/v1/models" {
-        return unexpected(seen);
-    }
-    match seen.bearer().as_deref() {
-        Some("sk-good-key-123") => shape(
-            200,
-            json!({"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 1, "owned_by": "openai"}]}),
-        ),
-        _ => shape(
-            401,
-            json!({"error": {"message": "Incorrect API key provided: sk-wrong. You can find your API key at https://platform.openai.com/account/api-keys.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
-        ),
-    }
-}
 
 fn set_cookie(a: &crate::support::server::Answer) -> String {
     a.headers.get("set-cookie").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
@@ -137,6 +123,7 @@ async fn an_api_key_is_tested_before_it_is_saved_and_the_pages_pass_axe_in_both_
     let app = spawn_app_with(TestDb::sqlite().await, &[("outbound_overrides", &fake.override_entry())]).await;
     let chrome = Chrome::start(ChromeOptions::default()).await;
     open_page(&chrome, &app, "acme", "u1", "admin", json!({})).await;
+    assert_no_external_requests(&chrome, &app.base).await;
     chrome.assert_accessible("the marketplace (light)").await;
     chrome.screenshot("ui-marketplace").await;
     chrome.set_dark(true).await;
@@ -206,7 +193,9 @@ async fn oauth_connects_in_a_popup_and_by_redirect_when_popups_are_blocked() {
     chrome.wait_for("#oauth-connect", WAIT).await;
     chrome.fill("#oauth-label", "Popup account").await;
     let page = chrome.window().await;
-    chrome.click("#oauth-connect").await;
+    // With the keyboard: Tab to the button, Enter opens the popup (a key press is a user gesture).
+    crate::support::consoles::tab_to(&chrome, "#oauth-connect").await;
+    chrome.press_chord(&[Key::Enter]).await;
     chrome.switch_to_new_window(WAIT).await;
     sign_in_at_idp(&chrome, "alice").await;
     chrome.switch_to(page).await;
@@ -284,18 +273,7 @@ async fn a_connection_needing_reauth_reconnects_as_the_same_connection() {
     let idp = Idp::start(&[]).await;
     let app = &idp.app;
     let id = idp.connection_id("alice").await;
-    let token =
-        app.get(&format!("/v1/connections/{id}/credentials")).await.body["access_token"].as_str().unwrap().to_owned();
-    let res = reqwest::Client::new()
-        .post(format!("{}/token/revocation", idp.base))
-        .basic_auth("switchboard-test", Some("switchboard-test-secret"))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    app.post(&format!("/v1/connections/{id}/refresh"), json!({"force": true})).await;
-    assert_eq!(app.get(&format!("/v1/connections/{id}")).await.body["status"], "needs_reauth");
+    make_needs_reauth(&idp, &id).await;
 
     let chrome = Chrome::start(ChromeOptions::default()).await;
     open_page(&chrome, app, "acme", "u1", "member", json!({})).await;
@@ -475,9 +453,145 @@ async fn the_start_page_links_the_consoles_and_passes_axe() {
     chrome.set_dark(true).await;
     chrome.assert_accessible("the start page (dark)").await;
     chrome.screenshot("start").await;
-    let value: Value = chrome.eval("return performance.getEntriesByType('resource').map(e => e.name)").await;
-    for url in value.as_array().unwrap() {
-        assert!(url.as_str().unwrap().starts_with(&app.base), "an external request: {url}");
-    }
+    // A page without a session says so, accessibly.
+    chrome.goto(&app.url("/ui")).await;
+    chrome.wait_for("#main h1", WAIT).await;
+    assert!(chrome.text("#main").await.contains("session has ended"));
+    chrome.assert_accessible("the ended-session page (dark)").await;
+    chrome.set_dark(false).await;
+    chrome.assert_accessible("the ended-session page").await;
+    chrome.goto(&app.url("/")).await;
+    assert_no_external_requests(&chrome, &app.base).await;
+    chrome.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_reference_renders_openapi_json_from_the_binary_and_passes_axe() {
+    let app = spawn_app(TestDb::sqlite().await).await;
+    let chrome = Chrome::start(ChromeOptions::default()).await;
+    chrome.goto(&app.url("/docs")).await;
+    chrome.wait_for(".opblock", Duration::from_secs(20)).await;
+    let ops = chrome.eval("return document.querySelectorAll('.opblock').length").await.as_u64().unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let expected: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert!(ops as usize >= expected / 2 && ops > 50, "{ops} operations shown of {expected}");
+    assert!(chrome.text("#swagger-ui").await.contains("/v1/connections/{id}/credentials"));
+    assert_no_external_requests(&chrome, &app.base).await;
+    chrome.assert_accessible("the API reference").await;
+    chrome.screenshot("docs").await;
+    chrome.set_dark(true).await;
+    chrome.assert_accessible("the API reference (dark)").await;
+    chrome.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_renames_shares_and_disconnects_with_the_keyboard_alone_under_any_accent_colour() {
+    use crate::support::consoles::tab_to;
+    let fake = Fake::start("https://api.openai.com", openai).await;
+    // A pale yellow accent: white text on it would fail AA, so the pages must pick their own.
+    let logo = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCAxMCAxMCI+PHJlY3Qgd2lkdGg9IjEwIiBoZWlnaHQ9IjEwIi8+PC9zdmc+";
+    let app = spawn_app_with(
+        TestDb::sqlite().await,
+        &[
+            ("outbound_overrides", &fake.override_entry()),
+            ("ui_accent", "#ffe600"),
+            ("ui_product_name", "Acme Hub"),
+            ("ui_logo_url", logo),
+        ],
+    )
+    .await;
+    let id = app
+        .connect(json!({"provider": "openai", "org": "acme", "user": "u1", "label": "Mine", "shared": false, "credentials": {"api_key": "sk-good-key-123"}}))
+        .await;
+    let chrome = Chrome::start(ChromeOptions::default()).await;
+    open_page(&chrome, &app, "acme", "u1", "member", json!({})).await;
+    chrome.goto(&app.url("/ui/p/openai")).await;
+    chrome.wait_for("article.account", WAIT).await;
+    assert_eq!(chrome.text(".brand span").await, "Acme Hub");
+    assert!(chrome.exists(".brand img.brand-logo").await);
+    let on_accent = chrome.eval("return getComputedStyle(document.querySelector('.button.primary')).color").await;
+    assert_eq!(on_accent, json!("rgb(0, 0, 0)"), "black text on a yellow accent");
+    chrome.assert_accessible("a page with a pale accent colour").await;
+    chrome.set_dark(true).await;
+    chrome.assert_accessible("a page with a pale accent colour (dark)").await;
+    chrome.set_dark(false).await;
+
+    // Rename: Tab to "Rename", Enter opens it, type, Enter saves.
+    tab_to(&chrome, "article.account details.rename summary").await;
+    chrome.press_chord(&[Key::Enter]).await;
+    chrome.press_chord(&[Key::Tab]).await;
+    assert_eq!(chrome.focused_id().await, format!("rename-{id}"));
+    chrome.eval("document.activeElement.select()").await;
+    chrome.press_keys("Research key").await;
+    chrome.press_chord(&[Key::Enter]).await;
+    eventually(WAIT, "the new name", || async {
+        app.get(&format!("/v1/connections/{id}")).await.body["label"] == "Research key"
+    })
+    .await;
+    chrome.wait_for("article.account h3", WAIT).await;
+    eventually(WAIT, "the page to show it", || async { chrome.text("article.account h3").await == "Research key" })
+        .await;
+
+    // Share with the org, then keep it private again; a shared account is no longer the owner's
+    // alone to disconnect.
+    tab_to(&chrome, "[data-action=share][data-shared=true]").await;
+    chrome.press_chord(&[Key::Enter]).await;
+    eventually(WAIT, "shared", || async { app.get(&format!("/v1/connections/{id}")).await.body["shared"] == true })
+        .await;
+    chrome.wait_for("[data-action=share][data-shared=false]", WAIT).await;
+    assert!(!chrome.exists("[data-action=disconnect]").await, "a member may not disconnect a shared account");
+    tab_to(&chrome, "[data-action=share][data-shared=false]").await;
+    chrome.press_chord(&[Key::Enter]).await;
+    eventually(WAIT, "private", || async { app.get(&format!("/v1/connections/{id}")).await.body["shared"] == false })
+        .await;
+
+    // Disconnect: Enter opens the confirmation with focus on "Keep it"; Tab, Enter confirms.
+    chrome.wait_for("[data-action=disconnect]", WAIT).await;
+    tab_to(&chrome, "[data-action=disconnect]").await;
+    chrome.press_chord(&[Key::Enter]).await;
+    chrome.wait_for("dialog[open]", WAIT).await;
+    assert_eq!(
+        chrome.eval("return document.activeElement.getAttribute('data-action')").await,
+        json!("cancel-disconnect"),
+        "the safe choice has the focus"
+    );
+    chrome.press_chord(&[Key::Tab]).await;
+    chrome.press_chord(&[Key::Enter]).await;
+    eventually(WAIT, "the account to go", || async { app.get(&format!("/v1/connections/{id}")).await.status == 404 })
+        .await;
+    chrome.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placeholder_is_asked_for_and_checked_before_an_oauth_connect() {
+    // Shopify's authorize page stands in for acme.myshopify.com; the flow only has to reach it.
+    let shop = Fake::start("https://acme.myshopify.com", |seen: &Seen| {
+        if seen.path == "/admin/oauth/authorize" { shape(200, json!({"page": "authorize"})) } else { unexpected(seen) }
+    })
+    .await;
+    let app = spawn_app_with(TestDb::sqlite().await, &[("outbound_overrides", &shop.override_entry())]).await;
+    assert_eq!(app.create_integration("shop", "shopify", "shpss_secret").await.status, 201);
+    let chrome = Chrome::start(ChromeOptions::default()).await;
+    open_page(&chrome, &app, "acme", "u1", "admin", json!({})).await;
+    chrome.goto(&app.url("/ui/p/shopify")).await;
+    chrome.wait_for("#param-shop", WAIT).await;
+    assert!(chrome.text("label[for=param-shop]").await.len() > 2);
+    chrome.fill("#param-shop", "Acme Store!").await;
+    chrome.click("#oauth-connect").await;
+    eventually(WAIT, "the format error", || async { !chrome.text("#param-shop-err").await.is_empty() }).await;
+    assert_eq!(chrome.windows().await.len(), 1, "nothing opened for a malformed shop");
+    assert_eq!(shop.hits(), 0);
+    chrome.fill("#param-shop", "acme").await;
+    let page = chrome.window().await;
+    chrome.click("#oauth-connect").await;
+    chrome.switch_to_new_window(WAIT).await;
+    eventually(WAIT, "the shop's authorize page", || async { shop.hits() >= 1 }).await;
+    let url = chrome.current_url().await;
+    assert!(
+        url.starts_with(&shop.base) && url.contains("/admin/oauth/authorize") && url.contains("client_id=shop-client"),
+        "{url}"
+    );
+    chrome.switch_to(page).await;
+    assert!(chrome.exists("#flow:not([hidden])").await, "the page waits for the server's answer");
     chrome.close().await;
 }

@@ -12,29 +12,12 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::support::chrome::{Chrome, ChromeOptions};
-use crate::support::consoles::{eventually, session};
-use crate::support::fakes::{Fake, Seen, Shape, shape, unexpected};
+use crate::support::consoles::{eventually, openai_models as openai, session};
+use crate::support::fakes::Fake;
 use crate::support::server::TestApp;
 use crate::support::{TestDb, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// OpenAI's `GET /v1/models`: the list for the good key, `invalid_api_key` for another.
-fn openai(seen: &Seen) -> Shape {
-    if seen.method != "GET" || seen.path != "/v1/models" {
-        return unexpected(seen);
-    }
-    match seen.bearer().as_deref() {
-        Some("sk-good-key-123") => shape(
-            200,
-            json!({"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 1, "owned_by": "openai"}]}),
-        ),
-        _ => shape(
-            401,
-            json!({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
-        ),
-    }
-}
 
 /// clients/js/dist, where `npm run build` puts the SDK's ES modules.
 fn sdk_dist() -> PathBuf {

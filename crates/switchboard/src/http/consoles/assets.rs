@@ -17,6 +17,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ("ui.css", "text/css; charset=utf-8", include_str!("assets/ui.css")),
     ("ui.js", "text/javascript; charset=utf-8", include_str!("assets/ui.js")),
     ("icon.svg", "image/svg+xml", include_str!("assets/icon.svg")),
+    ("docs.js", "text/javascript; charset=utf-8", include_str!("assets/docs.js")),
+    ("docs.css", "text/css; charset=utf-8", include_str!("assets/docs.css")),
 ];
 
 /// A digest of every file: changes whenever one does.

@@ -6,6 +6,7 @@
 
 mod admin;
 mod assets;
+mod docs;
 mod i18n;
 mod start;
 mod user;
@@ -22,6 +23,8 @@ use i18n::Messages;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(start::start_page))
+        .route("/docs", get(docs::docs_page))
+        .route("/docs/assets/{file}", get(docs::docs_asset))
         .route("/ui", get(user::marketplace))
         .route("/ui/connect/{link}", get(user::enter))
         .route("/ui/p/{provider}", get(user::provider_page))

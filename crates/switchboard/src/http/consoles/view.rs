@@ -77,7 +77,9 @@ pub(crate) fn linkify(text: &str) -> String {
 /// A provider's mark: its initial on a colour derived from its id (decorative; the name is beside it).
 #[must_use]
 pub(crate) fn logo_svg(id: &str, name: &str) -> String {
-    let hue = id.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 360;
+    // FNV-1a, so ids that share a prefix still spread over the colour wheel.
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hue = (hash >> 8) % 360;
     let initial = name.chars().find(|c| c.is_alphanumeric()).map_or('?', |c| c.to_ascii_uppercase());
     format!(
         "<svg class=\"logo\" viewBox=\"0 0 40 40\" width=\"40\" height=\"40\" aria-hidden=\"true\" focusable=\"false\">\

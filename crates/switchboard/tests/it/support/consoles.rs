@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::chrome::Chrome;
+use super::fakes::{Seen, Shape, shape, unexpected};
+use super::idp::Idp;
 use super::server::TestApp;
 
 /// Makes a session (with `extra` fields such as `providers` or `locale`) and returns its answer.
@@ -52,4 +54,65 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{what} did not happen within {timeout:?}");
+}
+
+/// Presses Tab (at most 120 times) until the focused element matches `css`: how a keyboard user
+/// reaches it.
+pub async fn tab_to(chrome: &Chrome, css: &str) {
+    use super::chrome::Key;
+    let check = format!("return !!document.activeElement && document.activeElement.matches({})", json!(css));
+    for _ in 0..120 {
+        if chrome.eval(&check).await == json!(true) {
+            return;
+        }
+        chrome.press_chord(&[Key::Tab]).await;
+    }
+    panic!("Tab never reached `{css}` on {}", chrome.current_url().await);
+}
+
+/// The key [`openai_models`] accepts.
+pub const OPENAI_GOOD_KEY: &str = "sk-good-key-123";
+
+/// OpenAI's `GET /v1/models` as documented: the list for [`OPENAI_GOOD_KEY`], `invalid_api_key`
+/// (401, the documented error shape) for any other.
+pub fn openai_models(seen: &Seen) -> Shape {
+    if seen.method != "GET" || seen.path != "/v1/models" {
+        return unexpected(seen);
+    }
+    match seen.bearer().as_deref() {
+        Some(OPENAI_GOOD_KEY) => shape(
+            200,
+            json!({"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 1, "owned_by": "openai"}]}),
+        ),
+        _ => shape(
+            401,
+            json!({"error": {"message": "Incorrect API key provided: sk-wrong. You can find your API key at https://platform.openai.com/account/api-keys.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+        ),
+    }
+}
+
+/// Revokes the connection's grant at the authorization server and forces a refresh, which it
+/// refuses: the connection then needs its user again.
+pub async fn make_needs_reauth(idp: &Idp, id: &str) {
+    let app = &idp.app;
+    let token =
+        app.get(&format!("/v1/connections/{id}/credentials")).await.body["access_token"].as_str().unwrap().to_owned();
+    let res = reqwest::Client::new()
+        .post(format!("{}/token/revocation", idp.base))
+        .basic_auth("switchboard-test", Some("switchboard-test-secret"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.post(&format!("/v1/connections/{id}/refresh"), json!({"force": true})).await;
+    assert_eq!(app.get(&format!("/v1/connections/{id}")).await.body["status"], "needs_reauth");
+}
+
+/// Every resource the page loaded came from `base`.
+pub async fn assert_no_external_requests(chrome: &Chrome, base: &str) {
+    let urls: Value = chrome.eval("return performance.getEntriesByType('resource').map(e => e.name)").await;
+    for url in urls.as_array().unwrap() {
+        assert!(url.as_str().unwrap().starts_with(base), "an external request: {url}");
+    }
 }
