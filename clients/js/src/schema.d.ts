@@ -355,6 +355,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/context": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What one user's connections can do: provider, label, account and status; actions with their input
+         *     schemas (`resource_inputs` names the inputs that take a resource and its kind); resource kinds and
+         *     their parents; with `resources=true` item names per top-level kind. Unusable connections say why.
+         *     `format=markdown` answers the same as compact text (`text/markdown`).
+         */
+        get: operations["context"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/deliveries": {
         parameters: {
             query?: never;
@@ -733,6 +755,29 @@ export interface paths {
         patch: operations["rotate_endpoint"];
         trace?: never;
     };
+    "/v1/workflows/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Checks a workflow without running anything: per step the connection (usable, with the action's
+         *     scopes), the action, the input against its schema (every violation at its JSON pointer), and every
+         *     resource-bound input resolved against the live account (`resolved`: `{id, name}`; or the
+         *     candidates when ambiguous, the closest names when not found). `feedback` has one line per problem,
+         *     to hand back to a model as it is.
+         */
+        post: operations["validate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -828,6 +873,8 @@ export interface components {
             items: components["schemas"]["ConnectionDto"][];
             next_cursor?: string | null;
         };
+        /** @description A connection as a model should know it. */
+        ContextDto: Record<string, never>;
         CreateConnectLink: {
             /** @description Open the page on this provider. */
             provider?: string | null;
@@ -1291,6 +1338,14 @@ export interface components {
             /** @description Replaces all settings when given. */
             settings?: Record<string, never> | null;
         };
+        ValidateBody: {
+            /** @description For secret keys: whose view (sessions: their own). */
+            org?: string | null;
+            /** @description 1 to 100 steps, in order. */
+            steps: components["schemas"]["StepBody"][];
+            user?: string | null;
+        };
+        ValidationDto: Record<string, never>;
     };
     responses: never;
     parameters: never;
@@ -2300,6 +2355,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RetestResult"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    context: {
+        parameters: {
+            query?: {
+                /** @description The org (secret keys; a session is always its own). */
+                org?: string;
+                /** @description The user whose connections (secret keys; a session is always itself). */
+                user?: string;
+                /** @description Add, per top-level resource kind, the names of up to `limit` items. */
+                resources?: boolean;
+                /** @description Item names per kind, 1–50 (default 10). */
+                limit?: number;
+                /** @description `json` (default) or `markdown`: compact text for a prompt. */
+                format?: string;
+                /**
+                 * @description The answer's size bound in bytes, 512 to 1048576 (default 65536); what does not fit is left
+                 *     out and named in `omitted`.
+                 */
+                max_bytes?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or text/markdown with format=markdown */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContextDto"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -3619,6 +3734,53 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    validate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValidateBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationDto"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

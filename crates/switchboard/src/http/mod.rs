@@ -44,6 +44,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::resources::router())
         .merge(routes::actions::router())
         .merge(routes::proxy::router())
+        .merge(routes::ai::router())
         .merge(routes::webhooks::router())
         .merge(routes::audit::router())
 }

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "resources", description = "What a connection can list, page by page, and names resolved to ids"),
         (name = "webhooks", description = "Inbound webhooks, events, subscriptions and deliveries"),
         (name = "audit", description = "Who did what, when"),
+        (name = "ai", description = "Context for AI workflow builders, and workflows validated against the live accounts"),
     )
 )]
 pub(super) struct ApiDoc;

@@ -4,6 +4,7 @@
 //! values or a [`ServiceError`]. The HTTP layer maps those in one place.
 
 pub mod access_cache;
+pub mod ai;
 pub mod audit;
 pub mod auth;
 pub mod browser;

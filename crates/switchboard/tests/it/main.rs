@@ -11,6 +11,7 @@ mod actions_email;
 mod actions_matrix;
 mod actions_records;
 mod actions_workspace;
+mod ai;
 mod api;
 mod binary;
 mod browser_harness;

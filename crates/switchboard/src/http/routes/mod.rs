@@ -1,4 +1,5 @@
 pub(super) mod actions;
+pub(super) mod ai;
 pub(super) mod audit;
 pub(super) mod connections;
 pub(super) mod health;

@@ -36,6 +36,16 @@ pub struct ActionView {
     pub missing_scopes: Vec<String>,
 }
 
+/// What checking an action's input found without running it (a workflow's validation): the
+/// resource-bound inputs resolved, every problem, and the scopes the connection lacks.
+#[derive(Debug)]
+pub struct InputCheck {
+    pub resolved: Resolved,
+    pub problems: Vec<InputProblem>,
+    pub missing_scopes: Vec<String>,
+    pub status: String,
+}
+
 /// A run's result: the output, and whether it is the stored answer of an earlier run.
 #[derive(Debug)]
 pub struct ActionRun {
@@ -57,7 +67,7 @@ impl std::fmt::Debug for InputValidators {
 const IN_FLIGHT_STALE_MS: i64 = 10 * 60 * 1000;
 
 /// The resolved items of resource-bound inputs, by property.
-pub(super) type Resolved = BTreeMap<String, Item>;
+pub type Resolved = BTreeMap<String, Item>;
 
 /// Why a run failed, and whether the provider may nevertheless have done it (a timeout, a 5xx):
 /// such an answer is kept for its idempotency key so a repeat does not do it twice.
@@ -177,6 +187,58 @@ impl Services {
             tracing::warn!(error = %e, "could not audit an action run");
         }
         result.map(|output| ActionRun { output, replayed: false }).map_err(|e| e.error)
+    }
+
+    /// Checks an input as a run would — schema, resource-bound inputs resolved against the live
+    /// account, scopes — and runs nothing. Values at the `deferred` JSON pointers (filled in from an
+    /// earlier step's output when the workflow runs) are neither schema-checked nor resolved.
+    pub async fn check_action_input(
+        &self,
+        actor: &Principal,
+        id: &str,
+        name: &str,
+        input: Map<String, Value>,
+        deferred: &[String],
+    ) -> ServiceResult<InputCheck> {
+        let conn = self.connection_gate(actor, id).await?;
+        let provider = self.provider(&conn.gate.provider)?;
+        let action = self.action_of(&provider, &conn.gate.auth_mode, name)?;
+        let rec = self.visible_connection(actor, id).await?;
+        let granted: Vec<String> = serde_json::from_str(&rec.scopes).unwrap_or_default();
+        let missing = missing_scopes(&rec, &action.scopes, &granted);
+        let mut input = input;
+        core_actions::apply_defaults(&action.input, &mut input);
+        let input = Value::Object(input);
+        let is_deferred =
+            |pointer: &str| deferred.iter().any(|d| pointer == d || pointer.starts_with(&format!("{d}/")));
+        let validator = self.input_validator(&provider, name, action)?;
+        let mut problems: Vec<InputProblem> = validator
+            .iter_errors(&input)
+            .filter(|e| !is_deferred(&e.instance_path().to_string()))
+            .map(|e| InputProblem {
+                path: format!("/input{}", e.instance_path()),
+                message: e.to_string(),
+                candidates: None,
+            })
+            .collect();
+        // Without the action's scopes the names cannot be checked either: the scope is the problem.
+        if !missing.is_empty() {
+            return Ok(InputCheck { resolved: Resolved::new(), problems, missing_scopes: missing, status: rec.status });
+        }
+        // Resolution leaves out what comes from earlier steps (and so whatever needs it as a parent).
+        let mut resolvable = input.clone();
+        if let Some(obj) = resolvable.as_object_mut() {
+            obj.retain(|k, _| !is_deferred(&format!("/{}", k.replace('~', "~0").replace('/', "~1"))));
+        }
+        let resolved = match self.resolve_inputs(&conn, &provider, name, action, &mut resolvable).await {
+            Ok(r) => r,
+            Err(ServiceError::InvalidInput { problems: p, .. }) => {
+                problems.extend(p);
+                Resolved::new()
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(InputCheck { resolved, problems, missing_scopes: missing, status: rec.status })
     }
 
     /// Every problem with the input at once, each at its JSON pointer under `/input`.
