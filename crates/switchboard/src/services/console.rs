@@ -178,6 +178,6 @@ mod tests {
         assert_eq!(hourly.iter().map(|h| h.success).sum::<i64>(), 5, "the 30 h old bucket is outside");
         let daily = bars(&buckets, now, 86_400_000, 14);
         assert_eq!(daily[13].success, 5);
-        assert_eq!(daily[12].success, 9);
+        assert_eq!(daily[11].success, 9, "30 h before day 10 05:00 is day 8");
     }
 }
