@@ -81,6 +81,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "ui_frame_ancestors",
         "comma-separated origins allowed to embed the integrations page in an iframe and to receive its messages (default: none)",
     ),
+    (
+        "mcp_allowed_origins",
+        "comma-separated origins whose browser pages may call the MCP server at /mcp; requests without an Origin always may (default: none)",
+    ),
     ("ui_connect_link_ttl_s", "how long a session's connect_url stays usable, 30 to 3600 (default 300)"),
     (
         "proxy_max_wait_s",
@@ -209,6 +213,8 @@ pub struct Settings {
     pub idempotency_retention: Duration,
     pub proxy: ProxySettings,
     pub ui: UiSettings,
+    /// Origins (`scheme://host[:port]`) whose requests `/mcp` takes; a request without `Origin` is always taken.
+    pub mcp_allowed_origins: Vec<String>,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -356,6 +362,7 @@ impl Settings {
                 max_wait: Duration::from_secs(parse_number(get("proxy_max_wait_s"), "proxy_max_wait_s", 30, 0, 600)?),
             },
             ui: parse_ui(&get)?,
+            mcp_allowed_origins: parse_origins(get("mcp_allowed_origins"), "mcp_allowed_origins")?,
         })
     }
 
@@ -528,6 +535,22 @@ where
         return Err(err(key, format!("expected a number from {min} to {max}, got {n}")));
     }
     Ok(n)
+}
+
+/// A comma-separated list of origins, each kept as `scheme://host[:port]`.
+fn parse_origins(v: Option<&str>, key: &str) -> Result<Vec<String>, ConfigError> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let u = parse_http_url(s, key)?;
+            if u.path() != "/" || u.query().is_some() {
+                return Err(err(key, format!("expected origins such as https://app.example.com, got {s:?}")));
+            }
+            Ok(u.origin().ascii_serialization())
+        })
+        .collect()
 }
 
 fn parse_ui<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<UiSettings, ConfigError> {

@@ -5,6 +5,7 @@
 mod consoles;
 pub mod error;
 pub mod extract;
+mod mcp;
 mod middleware;
 mod openapi;
 mod routes;
@@ -87,6 +88,7 @@ pub fn router(services: Services) -> Router {
     let state = AppState { services: Arc::new(services), openapi_json };
     routes
         .merge(consoles::router())
+        .route("/mcp", mcp::route(&state.services))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::connect_link_cors))

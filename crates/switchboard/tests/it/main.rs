@@ -23,6 +23,7 @@ mod credentials;
 mod deliveries;
 mod kinds;
 mod lifecycle;
+mod mcp;
 mod multi_instance;
 mod oauth_catalog;
 mod oauth_providers;

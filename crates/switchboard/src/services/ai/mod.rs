@@ -3,6 +3,7 @@
 //! before anything runs (`validate`).
 
 pub mod context;
+pub mod mcp;
 pub mod validate;
 
 use switchboard_core::access::{Principal, Role};
