@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::sessions::SESSION_COLUMNS;
 use super::{SessionRecord, Store, StoreResult};
 
 /// A browser session as its cookie resolves it: the CSRF token and what it acts as.
@@ -51,14 +52,7 @@ impl Store {
                 .await?;
             return Ok(if known.is_some() { LinkUse::Spent } else { LinkUse::Unknown });
         };
-        let session: Option<SessionRecord> = sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url FROM sessions \
-             WHERE id = $1 AND expires_at > $2",
-        )
-        .bind(session_id)
-        .bind(now)
-        .fetch_optional(&self.writer)
-        .await?;
+        let session = self.live_session_by_id(&session_id, now).await?;
         Ok(session.map_or(LinkUse::Spent, |s| LinkUse::Opened(Box::new(s))))
     }
 
@@ -99,10 +93,9 @@ impl Store {
 
     /// The live session with this id (a browser session's end-user session).
     pub async fn live_session_by_id(&self, id: &str, now: i64) -> StoreResult<Option<SessionRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url FROM sessions \
-             WHERE id = $1 AND expires_at > $2",
-        )
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1 AND expires_at > $2"
+        )))
         .bind(id)
         .bind(now)
         .fetch_optional(&self.pool)

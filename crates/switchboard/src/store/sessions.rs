@@ -19,6 +19,10 @@ pub struct SessionRecord {
     pub return_url: Option<String>,
 }
 
+/// The columns a [`SessionRecord`] reads.
+pub(super) const SESSION_COLUMNS: &str =
+    "id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url";
+
 impl Store {
     pub async fn insert_session(&self, digest: &str, rec: &SessionRecord) -> StoreResult<()> {
         sqlx::query(
@@ -43,10 +47,9 @@ impl Store {
 
     /// The session with this digest, if it has not expired at `now`.
     pub async fn live_session(&self, digest: &str, now: i64) -> StoreResult<Option<SessionRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url FROM sessions \
-             WHERE digest = $1 AND expires_at > $2",
-        )
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE digest = $1 AND expires_at > $2"
+        )))
         .bind(digest)
         .bind(now)
         .fetch_optional(&self.pool)
@@ -61,11 +64,11 @@ impl Store {
         now: i64,
         page: &super::Page,
     ) -> StoreResult<Vec<SessionRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url FROM sessions \
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions \
              WHERE expires_at > $1 AND ($2 IS NULL OR org = $2) AND ($3 IS NULL OR user_id = $3) \
-               AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
-        )
+               AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+        )))
         .bind(now)
         .bind(org)
         .bind(user)
@@ -82,10 +85,10 @@ impl Store {
         org: Option<&str>,
         user: Option<&str>,
     ) -> StoreResult<Option<SessionRecord>> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "DELETE FROM sessions WHERE id = $1 AND ($2 IS NULL OR org = $2) AND ($3 IS NULL OR user_id = $3) \
-             RETURNING id, org, user_id, role, created_by, created_at, expires_at, providers, locale, return_url",
-        )
+             RETURNING {SESSION_COLUMNS}"
+        )))
         .bind(id)
         .bind(org)
         .bind(user)

@@ -8,30 +8,9 @@ use serde_json::{Value, json};
 use crate::support::apis::slack;
 use crate::support::google::{Google, SPREADSHEETS};
 use crate::support::server::TestApp;
-use crate::support::{TestDb, spawn_app_with};
 
-/// A server with Google and Slack fakes, and user u1 of acme holding two Google Sheets accounts
-/// (the second with read-only Drive metadata scopes only) and a private Slack bot.
 async fn workspace() -> (Google, crate::support::apis::Api, TestApp, [String; 3]) {
-    let g = Google::start().await;
-    let s = slack::start().await;
-    let overrides = format!("{},{}", g.overrides(), s.overrides());
-    let app = spawn_app_with(
-        TestDb::sqlite().await,
-        &[("outbound_overrides", &overrides), ("allowed_redirects", "http://app.test/"), ("jobs", "false")],
-    )
-    .await;
-    let work = g.connect(&app, json!({"label": "Work"})).await;
-    let narrow = g
-        .connect(
-            &app,
-            json!({"label": "Read-only", "scopes": ["openid", "email", "https://www.googleapis.com/auth/drive.metadata.readonly"]}),
-        )
-        .await;
-    let bot = app
-        .connect(json!({"provider": "slack", "auth_mode": "bot_token", "label": "Sales bot", "shared": false, "credentials": {"bot_token": slack::BOT_TOKEN}}))
-        .await;
-    (g, s, app, [work, narrow, bot])
+    crate::support::workspace::google_and_slack(&[]).await
 }
 
 fn connection<'a>(ctx: &'a Value, id: &str) -> &'a Value {

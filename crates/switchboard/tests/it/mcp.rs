@@ -6,41 +6,17 @@
 
 use serde_json::{Value, json};
 
-use crate::support::apis::{Trouble, slack};
+use crate::support::apis::Trouble;
 use crate::support::google::Google;
 use crate::support::peers::repo_path;
 use crate::support::server::TestApp;
-use crate::support::{TestDb, spawn_app_with};
 
 const ALLOWED_ORIGIN: &str = "https://agent.example";
 
-/// A server with Google and Slack fakes, and user u1 of acme holding two Google Sheets accounts
-/// (shared; the second read-only) and a private Slack bot.
+/// The shared Google and Slack workspace, with MCP allowed from [`ALLOWED_ORIGIN`] and one more.
 async fn workspace() -> (Google, crate::support::apis::Api, TestApp, [String; 3]) {
-    let g = Google::start().await;
-    let s = slack::start().await;
-    let overrides = format!("{},{}", g.overrides(), s.overrides());
-    let app = spawn_app_with(
-        TestDb::sqlite().await,
-        &[
-            ("outbound_overrides", &overrides),
-            ("allowed_redirects", "http://app.test/"),
-            ("jobs", "false"),
-            ("mcp_allowed_origins", &format!("{ALLOWED_ORIGIN}, http://localhost:3000")),
-        ],
-    )
-    .await;
-    let work = g.connect(&app, json!({"label": "Work"})).await;
-    let narrow = g
-        .connect(
-            &app,
-            json!({"label": "Read-only", "scopes": ["openid", "email", "https://www.googleapis.com/auth/drive.metadata.readonly"]}),
-        )
-        .await;
-    let bot = app
-        .connect(json!({"provider": "slack", "auth_mode": "bot_token", "label": "Sales bot", "shared": false, "credentials": {"bot_token": slack::BOT_TOKEN}}))
-        .await;
-    (g, s, app, [work, narrow, bot])
+    let origins = format!("{ALLOWED_ORIGIN}, http://localhost:3000");
+    crate::support::workspace::google_and_slack(&[("mcp_allowed_origins", &origins)]).await
 }
 
 /// Runs a client script; its JSON answer and whether it exited 0.

@@ -18,6 +18,7 @@ pub mod receiver;
 pub mod server;
 pub mod signing;
 pub mod upstream;
+pub mod workspace;
 
 pub use db::TestDb;
 pub use server::{spawn_app, spawn_app_with};
