@@ -1458,6 +1458,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description the endpoint's rate (SWITCHBOARD_RATE_LIMIT_WEBHOOK_PER_S) is spent; Retry-After says when to send again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     metrics: {

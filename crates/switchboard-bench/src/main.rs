@@ -5,6 +5,7 @@
 //! `/readyz` answering 200 and the server's resident memory idle and under load.
 //! `--url` and `--key` point it at a server that is already running instead.
 
+mod ai;
 mod consoles;
 mod deliveries;
 mod idp;
@@ -24,7 +25,7 @@ use clap::Parser;
 struct Args {
     /// Scenario: healthz, integration-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle,
     /// listing-cached, resolve-cached, listing-cold, listing-memory, proxy, proxy-stream, action-run,
-    /// ui-marketplace, ui-provider, ui-weight, ui-first-render.
+    /// ui-marketplace, ui-provider, ui-weight, ui-first-render, ai-context, mcp-tools.
     scenario: String,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 32)]
@@ -122,6 +123,15 @@ async fn main() -> anyhow::Result<()> {
             Duration::from_secs(args.seconds),
         )
         .await;
+    }
+    if args.scenario == "ai-context" || args.scenario == "mcp-tools" {
+        let options = ai::Options {
+            database: args.database.clone(),
+            rows: args.rows,
+            concurrency: args.concurrency,
+            measure: Duration::from_secs(args.seconds),
+        };
+        return ai::run(&args.scenario, &options).await;
     }
     if args.scenario.starts_with("ui-") {
         let options = consoles::Options {

@@ -19,6 +19,11 @@ pub(crate) struct Scenario {
     body: Option<serde_json::Value>,
     /// A `Cookie` header sent instead of the bearer key (a browser's page views).
     cookie: Option<String>,
+    /// More headers on every request (an MCP session's).
+    headers: Vec<(String, String)>,
+    /// Set for JSON-RPC bodies: each request gets an `id` never sent before, as a session's
+    /// requests in flight must have.
+    rpc_ids: Option<Arc<AtomicU64>>,
 }
 
 /// Stripe-signed events for one endpoint, each with an id never sent before.
@@ -58,7 +63,16 @@ impl SignedWebhook {
 impl Scenario {
     /// GETs of `paths` (cycled through at random) with `key` as the bearer.
     pub(crate) fn gets(base: &str, key: &str, paths: Vec<String>) -> Self {
-        Self { base: base.to_owned(), key: key.to_owned(), paths, webhook: None, body: None, cookie: None }
+        Self {
+            base: base.to_owned(),
+            key: key.to_owned(),
+            paths,
+            webhook: None,
+            body: None,
+            cookie: None,
+            headers: vec![],
+            rpc_ids: None,
+        }
     }
 
     /// GETs of `paths` as a browser sends them: with `cookie`, no bearer key.
@@ -69,6 +83,16 @@ impl Scenario {
     /// POSTs of `body` to `paths`.
     pub(crate) fn posts(base: &str, key: &str, paths: Vec<String>, body: serde_json::Value) -> Self {
         Self { body: Some(body), ..Self::gets(base, key, paths) }
+    }
+
+    /// The same requests with `headers` added to each.
+    pub(crate) fn with_headers(self, headers: Vec<(String, String)>) -> Self {
+        Self { headers, ..self }
+    }
+
+    /// The same JSON-RPC requests, each with an `id` of its own.
+    pub(crate) fn with_rpc_ids(self) -> Self {
+        Self { rpc_ids: Some(Arc::new(AtomicU64::new(1000))), ..self }
     }
 
     pub(crate) fn request(&self, client: &reqwest::Client, i: u64) -> reqwest::RequestBuilder {
@@ -84,10 +108,19 @@ impl Scenario {
         if let Some(cookie) = &self.cookie {
             return client.get(url).header(reqwest::header::COOKIE, cookie);
         }
-        match &self.body {
+        let mut req = match &self.body {
+            Some(body) if self.rpc_ids.is_some() => {
+                let mut body = body.clone();
+                body["id"] = self.rpc_ids.as_ref().map_or(0, |n| n.fetch_add(1, Ordering::Relaxed)).into();
+                client.post(url).bearer_auth(&self.key).json(&body)
+            }
             Some(body) => client.post(url).bearer_auth(&self.key).json(body),
             None => client.get(url).bearer_auth(&self.key),
+        };
+        for (name, value) in &self.headers {
+            req = req.header(name, value);
         }
+        req
     }
 }
 

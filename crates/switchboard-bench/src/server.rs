@@ -55,8 +55,14 @@ impl Spawned {
             ("SWITCHBOARD_MASTER_KEY_FILE".into(), key_file.display().to_string()),
             ("SWITCHBOARD_LISTEN".into(), format!("127.0.0.1:{port}")),
             ("SWITCHBOARD_LOG_LEVEL".into(), "warn".into()),
+            // The scenarios load one key, session or endpoint as fast as the server answers: what is
+            // measured is the server, not its rate limits (a scenario may set them again in `extra`).
+            ("SWITCHBOARD_RATE_LIMIT_KEY_PER_S".into(), "0".into()),
+            ("SWITCHBOARD_RATE_LIMIT_SESSION_PER_S".into(), "0".into()),
+            ("SWITCHBOARD_RATE_LIMIT_WEBHOOK_PER_S".into(), "0".into()),
         ];
         let mut vars = vars;
+        vars.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
         vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let env = |c: &mut Command| {
             c.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).current_dir(dir.path());

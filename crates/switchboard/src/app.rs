@@ -35,6 +35,8 @@ pub enum StartError {
     Http(reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Locked(String),
 }
 
 /// Opens the database and applies migrations.
@@ -87,6 +89,8 @@ pub struct Application {
     router: axum::Router,
     services: Services,
     shutdown: CancellationToken,
+    /// Held shared while serving an SQLite database, so `restore` cannot swap it underneath.
+    database_lock: Option<std::fs::File>,
 }
 
 impl Application {
@@ -111,6 +115,12 @@ impl Application {
             let _ = settings.public_url.set_port(Some(addr.port()));
         }
         let settings = Arc::new(settings);
+        let database_lock = match &settings.database {
+            crate::config::Database::Sqlite { path, .. } => {
+                Some(crate::backup::hold_shared(path).map_err(|e| StartError::Locked(format!("{e:#}")))?)
+            }
+            crate::config::Database::Postgres { .. } => None,
+        };
         let store = open_store(&settings).await?;
         let vault = open_vault(&settings, &store, clock.clone()).await?;
         let catalog = catalog::load(settings.providers_dir.as_deref())?;
@@ -118,7 +128,7 @@ impl Application {
         let services =
             Services::with_lookup(store, vault, catalog, clock, settings.clone(), lookup).map_err(StartError::Http)?;
         let router = http::router(services.clone());
-        Ok(Self { listener, router, services, shutdown: CancellationToken::new() })
+        Ok(Self { listener, router, services, shutdown: CancellationToken::new(), database_lock })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -139,14 +149,13 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then drains in-flight
     /// requests for up to the configured grace period.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, router, services, shutdown } = self;
+        let Self { listener, router, services, shutdown, database_lock } = self;
         let jobs = crate::jobs::spawn_all(&services, shutdown.clone());
         let grace = services.settings.shutdown_grace;
-        let stop = shutdown.clone();
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
-        let mut server = std::pin::pin!(server.into_future());
+        let served = serve(listener, router, &services.settings.limits, shutdown.clone());
+        let mut served = std::pin::pin!(served);
         tokio::select! {
-            res = &mut server => res?,
+            () = &mut served => {}
             () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(grace_s = grace.as_secs(), "in-flight requests did not finish within the grace period; stopping anyway");
             }
@@ -155,8 +164,74 @@ impl Application {
             let _ = tokio::time::timeout(Duration::from_secs(5), job).await;
         }
         services.store.close().await;
+        drop(database_lock);
         Ok(())
     }
 }
 
-use std::future::IntoFuture as _;
+/// Accepts connections until `shutdown`, then lets the open ones finish their requests.
+///
+/// hyper's own connection loop rather than `axum::serve`, for the limits a slow or flooding
+/// client must not get past: at most `max_connections` served at once (more are closed as they
+/// arrive), a request head within `max_header_bytes` (431 beyond) sent within
+/// `header_read_timeout`, which also closes a kept-alive connection left idle that long.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: &crate::config::LimitSettings,
+    shutdown: CancellationToken,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut refused_logged = false;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = shutdown.cancelled() => break,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment rather than spin.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            if !refused_logged {
+                tracing::warn!(
+                    max = limits.max_connections,
+                    "at SWITCHBOARD_MAX_CONNECTIONS open connections; closing new ones until some end"
+                );
+                refused_logged = true;
+            }
+            drop(stream);
+            continue;
+        };
+        refused_logged = false;
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}

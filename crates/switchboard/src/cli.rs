@@ -47,11 +47,14 @@ pub enum Command {
         #[command(subcommand)]
         command: IntegrationsCommand,
     },
-    /// Re-wrap every data key under a new master key, online.
+    /// Re-wrap every data key under a new master key, and/or re-seal every secret under a fresh data key; online.
     RotateKey {
         /// File holding the new master key (base64 of 32 bytes), e.g. from `generate-key --out`.
         #[arg(long, value_name = "FILE")]
-        new_key_file: PathBuf,
+        new_key_file: Option<PathBuf>,
+        /// Also seal every secret anew under a fresh data key (resumes an interrupted run).
+        #[arg(long)]
+        reseal: bool,
     },
     /// Print a new random master key, or write it to a file (mode 0600).
     GenerateKey {
@@ -67,6 +70,18 @@ pub enum Command {
     Providers {
         #[command(subcommand)]
         command: ProvidersCommand,
+    },
+    /// Write a consistent copy of the SQLite database to a new file, while the server runs.
+    Backup {
+        /// The file to write (it must not exist yet).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup in place of the SQLite database (every server on it stopped first).
+    Restore {
+        /// A file written by `switchboard backup`.
+        #[arg(long)]
+        from: PathBuf,
     },
     /// List every setting and its environment variable.
     Settings,
@@ -117,8 +132,10 @@ pub enum IntegrationsCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum VaultCommand {
-    /// Open every sealed secret and report.
+    /// Open every sealed secret and report, with what each data key holds.
     Check,
+    /// Remove retired data keys no secret is sealed under any more (after `rotate-key --reseal`).
+    Retire,
 }
 
 #[derive(Subcommand, Debug)]
@@ -166,7 +183,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { command } => keys_cmd(offline_services(settings(&cli)?).await?, command).await,
         Command::Integrations { command } => integrations_cmd(offline_services(settings(&cli)?).await?, command).await,
-        Command::RotateKey { new_key_file } => rotate_key(settings(&cli)?, new_key_file).await,
+        Command::RotateKey { new_key_file, reseal } => {
+            rotate_key(settings(&cli)?, new_key_file.as_deref(), *reseal).await
+        }
         Command::GenerateKey { out } => {
             let (key, text) = MasterKey::generate();
             match out {
@@ -179,10 +198,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Vault { command: VaultCommand::Retire } => {
+            let services = offline_services(settings(&cli)?).await?;
+            let removed = services.vault.remove_unused_keys().await?;
+            let left = services.vault.usage().await?;
+            println!(
+                "removed {} data key(s) no secret is sealed under ({}); {} left",
+                removed.len(),
+                removed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                left.len()
+            );
+            Ok(())
+        }
         Command::Vault { command: VaultCommand::Check } => {
             let services = offline_services(settings(&cli)?).await?;
             let report = services.vault.check_all().await?;
             println!("{} secret(s) opened under {} data key(s)", report.opened, report.data_keys);
+            for k in services.vault.usage().await? {
+                println!(
+                    "data key {}: {} secret(s), created {}, {}",
+                    k.id,
+                    k.secrets,
+                    when(Some(k.created_at)),
+                    k.retired_at.map_or_else(|| "live".to_owned(), |t| format!("retired {}", when(Some(t))))
+                );
+            }
             if !report.failed.is_empty() {
                 for f in &report.failed {
                     println!("FAILED {f}");
@@ -192,6 +232,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Providers { command } => providers_cmd(&cli, command),
+        Command::Backup { out } => {
+            let r = crate::backup::backup(&settings(&cli)?, out).await?;
+            let i = &r.inspection;
+            println!(
+                "backed up to {} in {:.1} s: {} bytes, migration {}, {} connection(s), {} event(s), {} data key(s); integrity ok",
+                out.display(),
+                r.elapsed.as_secs_f64(),
+                i.bytes,
+                i.migration,
+                i.connections,
+                i.events,
+                i.data_keys
+            );
+            eprintln!("the copy's secrets open only with this database's master key: back that key up separately");
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let r = crate::backup::restore(&settings(&cli)?, from).await?;
+            let i = &r.inspection;
+            println!(
+                "restored {}: migration {}, {} connection(s), {} event(s); {} secret(s) opened with the master key",
+                from.display(),
+                i.migration,
+                i.connections,
+                i.events,
+                r.secrets
+            );
+            if let Some(kept) = r.kept {
+                println!("the database it replaced is kept as {}", kept.display());
+            }
+            Ok(())
+        }
         Command::Settings => {
             for (key, what) in SETTINGS {
                 println!("SWITCHBOARD_{:<28} {key:<26} {what}", key.to_ascii_uppercase());
@@ -320,7 +392,71 @@ async fn integrations_cmd(services: Services, command: &IntegrationsCommand) -> 
     Ok(())
 }
 
-async fn rotate_key(settings: Settings, new_key_file: &std::path::Path) -> anyhow::Result<()> {
+async fn rotate_key(settings: Settings, new_key_file: Option<&std::path::Path>, reseal: bool) -> anyhow::Result<()> {
+    let services = match new_key_file {
+        Some(file) => rewrap_under(settings, file).await?,
+        None if reseal => offline_services(settings).await?,
+        None => {
+            bail!("give --new-key-file FILE (a new master key), --reseal (a fresh data key for every secret), or both")
+        }
+    };
+    if reseal {
+        reseal_all(&services).await?;
+    }
+    Ok(())
+}
+
+/// Seals every secret anew under a fresh data key, with a progress bar on a terminal.
+async fn reseal_all(services: &Services) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("re-sealing {bar:40} {pos}/{len} secrets, {eta} left") {
+        bar.set_style(style);
+    }
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let report = services.vault.reseal_all(&progress).await?;
+    bar.finish_and_clear();
+    services
+        .audit(
+            &Principal::Operator,
+            AuditEvent {
+                org: None,
+                action: "vault.reseal",
+                target_kind: "vault",
+                target_id: "data_keys",
+                outcome: Outcome::Success,
+                detail: serde_json::json!({"resealed": report.resealed, "resumed": report.resumed, "passes": report.passes}),
+            },
+        )
+        .await?;
+    let check = services.vault.check_all().await?;
+    if !check.failed.is_empty() {
+        bail!("{} secret(s) do not open after re-sealing: {:?}", check.failed.len(), check.failed);
+    }
+    let in_use: Vec<String> = services
+        .vault
+        .usage()
+        .await?
+        .into_iter()
+        .filter(|k| k.secrets > 0)
+        .map(|k| format!("{} ({} secret(s))", k.id, k.secrets))
+        .collect();
+    println!(
+        "{} {} secret(s) under a fresh data key in {} pass(es) ({} rewritten meanwhile by a server and sealed again); {} secret(s) open. Data keys in use: {}.\n\
+         `switchboard vault retire` removes the data keys nothing is sealed under any more.",
+        if report.resumed { "resumed: re-sealed" } else { "re-sealed" },
+        report.resealed,
+        report.passes,
+        report.raced,
+        check.opened,
+        in_use.join(", ")
+    );
+    Ok(())
+}
+
+async fn rewrap_under(settings: Settings, new_key_file: &std::path::Path) -> anyhow::Result<Services> {
     let new = keys::read_key(&crate::config::KeySource::File(new_key_file.to_path_buf()), "--new-key-file")?;
     let store = app::open_store(&settings).await?;
     let has_keys = !store.data_keys().await?.is_empty();
@@ -363,7 +499,7 @@ async fn rotate_key(settings: Settings, new_key_file: &std::path::Path) -> anyho
         check.opened,
         new_key_file.display()
     );
-    Ok(())
+    Ok(services)
 }
 
 fn providers_cmd(cli: &Cli, command: &ProvidersCommand) -> anyhow::Result<()> {

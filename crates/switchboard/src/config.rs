@@ -87,6 +87,30 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("ui_connect_link_ttl_s", "how long a session's connect_url stays usable, 30 to 3600 (default 300)"),
     (
+        "rate_limit_key_per_s",
+        "requests per second each secret API key may make, refilled continuously; 0 turns the limit off (default 5000)",
+    ),
+    ("rate_limit_key_burst", "requests a secret key may make at once above its rate (default twice the rate)"),
+    (
+        "rate_limit_session_per_s",
+        "requests per second each session (token, page or MCP client) may make; 0 off (default 100)",
+    ),
+    ("rate_limit_session_burst", "requests a session may make at once above its rate (default twice the rate)"),
+    (
+        "rate_limit_webhook_per_s",
+        "webhook requests per second each inbound endpoint takes, checked before verification; 0 off (default 1000)",
+    ),
+    ("rate_limit_webhook_burst", "webhook requests an endpoint takes at once above its rate (default twice the rate)"),
+    ("max_connections", "open client connections served at once; more are closed as they arrive (default 4096)"),
+    (
+        "header_read_timeout_s",
+        "seconds a client has to send a request's headers, and the longest a kept-alive connection waits idle (default 30)",
+    ),
+    (
+        "max_header_kb",
+        "largest request head (request line and headers) accepted, in KiB; larger ones get 431 (default 64)",
+    ),
+    (
         "proxy_max_wait_s",
         "the most seconds a proxied request asking to wait out rate limits (Switchboard-Rate-Limit-Retries) may wait in all (default 30)",
     ),
@@ -155,6 +179,28 @@ pub struct UiSettings {
     pub connect_link_ttl: Duration,
 }
 
+/// A token bucket: `per_s` tokens a second, up to `burst` saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateQuota {
+    pub per_s: u32,
+    pub burst: u32,
+}
+
+/// What one client may ask of the server: request rates by who asks, and the connection limits
+/// that keep a slow or flooding client from starving the others.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// Per secret API key (`None`: no limit).
+    pub key: Option<RateQuota>,
+    /// Per session: its token, its browser pages, its MCP client.
+    pub session: Option<RateQuota>,
+    /// Per inbound webhook endpoint.
+    pub webhook: Option<RateQuota>,
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub max_header_bytes: usize,
+}
+
 /// Limits of the proxy (`/v1/proxy/{connection}/…`).
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
@@ -215,6 +261,7 @@ pub struct Settings {
     pub ui: UiSettings,
     /// Origins (`scheme://host[:port]`) whose requests `/mcp` takes; a request without `Origin` is always taken.
     pub mcp_allowed_origins: Vec<String>,
+    pub limits: LimitSettings,
 }
 
 /// Raw values by key, after layering, before parsing.
@@ -363,6 +410,14 @@ impl Settings {
             },
             ui: parse_ui(&get)?,
             mcp_allowed_origins: parse_origins(get("mcp_allowed_origins"), "mcp_allowed_origins")?,
+            limits: LimitSettings {
+                key: parse_quota(&get, "rate_limit_key", 5000)?,
+                session: parse_quota(&get, "rate_limit_session", 100)?,
+                webhook: parse_quota(&get, "rate_limit_webhook", 1000)?,
+                max_connections: parse_number(get("max_connections"), "max_connections", 4096, 1, 1_000_000)?,
+                header_read_timeout: secs(get("header_read_timeout_s"), "header_read_timeout_s", 30, 1, 3600)?,
+                max_header_bytes: 1024 * parse_number::<usize>(get("max_header_kb"), "max_header_kb", 64, 8, 1024)?,
+            },
         })
     }
 
@@ -535,6 +590,21 @@ where
         return Err(err(key, format!("expected a number from {min} to {max}, got {n}")));
     }
     Ok(n)
+}
+
+/// `{prefix}_per_s` and `{prefix}_burst`: `None` when the rate is 0 (no limit).
+fn parse_quota<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    prefix: &str,
+    default_per_s: u32,
+) -> Result<Option<RateQuota>, ConfigError> {
+    let (rate_key, burst_key) = (format!("{prefix}_per_s"), format!("{prefix}_burst"));
+    let per_s = parse_number(get(&rate_key), &rate_key, default_per_s, 0, 10_000_000)?;
+    if per_s == 0 {
+        return Ok(None);
+    }
+    let burst = parse_number(get(&burst_key), &burst_key, per_s.saturating_mul(2), 1, 20_000_000)?;
+    Ok(Some(RateQuota { per_s, burst }))
 }
 
 /// A comma-separated list of origins, each kept as `scheme://host[:port]`.

@@ -1,6 +1,7 @@
 //! Switchboard: a self-hosted integrations hub. See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod clock;

@@ -38,7 +38,14 @@ struct Active {
     id: DataKeyId,
     key: Arc<DataKey>,
     remaining: u64,
+    /// When the key was last seen live in the database: a key retired by `rotate-key --reseal`
+    /// (on any instance) stops being sealed with within [`RETIREMENT_CHECK_MS`].
+    checked_ms: i64,
 }
+
+/// How often a server re-reads whether its active data key has been retired; `vault retire`
+/// waits longer than this after a retirement before it removes a key.
+pub const RETIREMENT_CHECK_MS: i64 = 1000;
 
 pub struct Vault {
     store: Store,
@@ -137,9 +144,19 @@ impl Vault {
     /// database when the local reservation is used up.
     async fn take_seal(&self) -> Result<(DataKeyId, Arc<DataKey>), VaultServiceError> {
         let mut active = self.active.lock().await;
+        let now = self.clock.now().millis();
         if let Some(a) = active.as_mut().filter(|a| a.remaining > 0) {
-            a.remaining -= 1;
-            return Ok((a.id, a.key.clone()));
+            let live = if now - a.checked_ms < RETIREMENT_CHECK_MS {
+                true
+            } else {
+                self.store.data_key(a.id.0).await?.is_some_and(|r| r.retired_at.is_none())
+            };
+            if live {
+                a.checked_ms = now;
+                a.remaining -= 1;
+                return Ok((a.id, a.key.clone()));
+            }
+            *active = None;
         }
         let block = RESERVATION_BLOCK.min(self.budget).max(1);
         let block_i = i64::try_from(block).unwrap_or(i64::MAX);
@@ -153,7 +170,7 @@ impl Vault {
             match self.store.reserve_seals(id.0, block_i).await? {
                 Some(total) if total <= budget_i => {
                     let key = self.data_key(id).await?;
-                    *active = Some(Active { id, key: key.clone(), remaining: block - 1 });
+                    *active = Some(Active { id, key: key.clone(), remaining: block - 1, checked_ms: now });
                     return Ok((id, key));
                 }
                 Some(_) => {
@@ -164,7 +181,7 @@ impl Vault {
             }
         }
         let (id, key) = self.create_data_key(block_i).await?;
-        *active = Some(Active { id, key: key.clone(), remaining: block - 1 });
+        *active = Some(Active { id, key: key.clone(), remaining: block - 1, checked_ms: now });
         Ok((id, key))
     }
 
@@ -205,6 +222,122 @@ impl Vault {
         }
         report.data_keys = self.store.data_keys().await?.len();
         Ok(report)
+    }
+}
+
+/// One data key and what is sealed under it.
+#[derive(Debug, Clone)]
+pub struct KeyUsage {
+    pub id: DataKeyId,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub secrets: usize,
+}
+
+/// What `rotate-key --reseal` did.
+#[derive(Debug, Default)]
+pub struct ResealReport {
+    /// An earlier, interrupted re-seal was carried on rather than a new data key made.
+    pub resumed: bool,
+    pub resealed: usize,
+    /// Values rewritten by a server while being re-sealed (picked up again by a later pass).
+    pub raced: usize,
+    pub passes: usize,
+}
+
+impl Vault {
+    /// Every data key with the number of secrets sealed under it, oldest first.
+    pub async fn usage(&self) -> Result<Vec<KeyUsage>, VaultServiceError> {
+        let mut counts: HashMap<DataKeyId, usize> = HashMap::new();
+        for v in self.store.sealed_values().await? {
+            if let Ok(env) = Envelope::parse(&v.sealed) {
+                *counts.entry(env.key_id).or_default() += 1;
+            }
+        }
+        Ok(self
+            .store
+            .data_keys()
+            .await?
+            .into_iter()
+            .map(|r| KeyUsage {
+                id: DataKeyId(r.id),
+                created_at: r.created_at,
+                retired_at: r.retired_at,
+                secrets: counts.get(&DataKeyId(r.id)).copied().unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Seals every secret anew under a fresh data key, online: the keys in use are retired (servers
+    /// stop sealing with them within [`RETIREMENT_CHECK_MS`]), a new one is made, then each value
+    /// under a retired key is opened and sealed again, replaced only if unchanged meanwhile. Passes
+    /// repeat until none is left. Interrupted, it is run again: secrets still under retired keys
+    /// mean it carries on where it stopped instead of making yet another key. `progress` gets
+    /// (done, total) after each value.
+    pub async fn reseal_all(&self, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<ResealReport, VaultServiceError> {
+        let mut report = ResealReport::default();
+        let usage = self.usage().await?;
+        report.resumed = usage.iter().any(|k| k.retired_at.is_some() && k.secrets > 0)
+            && usage.iter().any(|k| k.retired_at.is_none());
+        if !report.resumed {
+            let now = self.clock.now().millis();
+            for k in usage.iter().filter(|k| k.retired_at.is_none()) {
+                self.store.retire_data_key(k.id.0, now).await?;
+            }
+            *self.active.lock().await = None;
+        }
+        for pass in 0..20 {
+            let live: std::collections::HashSet<i64> =
+                self.store.data_keys().await?.into_iter().filter(|r| r.retired_at.is_none()).map(|r| r.id).collect();
+            let todo: Vec<_> = self
+                .store
+                .sealed_values()
+                .await?
+                .into_iter()
+                .filter(|v| Envelope::parse(&v.sealed).is_ok_and(|e| !live.contains(&e.key_id.0)))
+                .collect();
+            if todo.is_empty() {
+                report.passes = pass;
+                return Ok(report);
+            }
+            let total = todo.len() as u64;
+            for (i, v) in todo.iter().enumerate() {
+                let binding = Binding { org: &v.org, table: v.table, row: &v.row, field: v.field };
+                let plain = self.open_sealed(&binding, &v.sealed).await?;
+                let sealed = self.seal(&binding, &plain).await?;
+                if self.store.replace_sealed(v, &sealed).await? {
+                    report.resealed += 1;
+                } else {
+                    report.raced += 1;
+                }
+                progress(i as u64 + 1, total);
+            }
+        }
+        Err(VaultServiceError::Store(StoreError::Conflict(
+            "secrets kept being sealed under retired data keys; run rotate-key --reseal again".into(),
+        )))
+    }
+
+    /// Removes retired data keys no secret is sealed under any more, once every server has had
+    /// time to notice their retirement. The ids removed.
+    pub async fn remove_unused_keys(&self) -> Result<Vec<DataKeyId>, VaultServiceError> {
+        let newest_retirement = self.usage().await?.iter().filter_map(|k| k.retired_at).max();
+        if let Some(at) = newest_retirement {
+            let wait = at + 2 * RETIREMENT_CHECK_MS - self.clock.now().millis();
+            if wait > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(0))).await;
+            }
+        }
+        let mut removed = Vec::new();
+        for k in self.usage().await? {
+            if k.retired_at.is_some() && k.secrets == 0 && self.store.delete_retired_data_key(k.id.0).await? {
+                if let Ok(mut m) = self.keys.write() {
+                    m.remove(&k.id);
+                }
+                removed.push(k.id);
+            }
+        }
+        Ok(removed)
     }
 }
 

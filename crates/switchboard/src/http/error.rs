@@ -1,7 +1,7 @@
 //! The one table from errors to HTTP statuses and API.md's JSON error shape.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -38,11 +38,13 @@ pub struct ApiError {
     pub field: Option<String>,
     pub retry_after_s: Option<u64>,
     pub details: Option<Vec<crate::services::InputProblem>>,
+    /// More response headers (a rate limit's `RateLimit` fields); boxed, as errors travel far.
+    pub headers: Option<Box<Vec<(HeaderName, HeaderValue)>>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, retry_after_s: None, details: None }
+        Self { status, code, message: message.into(), field: None, retry_after_s: None, details: None, headers: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -101,6 +103,7 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let headers = self.headers;
         let body = ErrorBody {
             error: ErrorDetail { code: self.code, message: self.message, field: self.field, details: self.details },
         };
@@ -112,6 +115,9 @@ impl IntoResponse for ApiError {
             && let Ok(v) = HeaderValue::from_str(&s.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        for (name, value) in headers.into_iter().flat_map(|h| *h) {
+            res.headers_mut().insert(name, value);
         }
         res
     }

@@ -31,7 +31,10 @@ impl FromRequestParts<AppState> for Auth {
                 let mut last_error = None;
                 for cookie in &cookies {
                     match state.services.browser_session(cookie).await {
-                        Ok(session) if session.csrf_matches(presented) => return Ok(Self(session.principal)),
+                        Ok(session) if session.csrf_matches(presented) => {
+                            limit(state, &session.principal, cookie)?;
+                            return Ok(Self(session.principal));
+                        }
                         Ok(_) => {
                             last_error = Some(ApiError::new(
                                 axum::http::StatusCode::FORBIDDEN,
@@ -57,7 +60,22 @@ impl FromRequestParts<AppState> for Auth {
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be \"Bearer <token>\""))?;
-        Ok(Self(state.services.authenticate(token).await?))
+        let principal = state.services.authenticate(token).await?;
+        limit(state, &principal, token)?;
+        Ok(Self(principal))
+    }
+}
+
+/// Takes one request from the caller's rate-limit bucket: a secret key's own (its console pages
+/// included), or the session's, keyed by the digest of the token or cookie it came with.
+pub fn limit(state: &AppState, principal: &Principal, presented: &str) -> Result<(), ApiError> {
+    use super::limits::Caller;
+    match principal {
+        Principal::SecretKey { id, .. } => state.limits.check(Caller::SecretKey, id.as_str()),
+        Principal::Session { .. } => {
+            state.limits.check(Caller::Session, switchboard_core::token::TokenDigest::of(presented).as_str())
+        }
+        Principal::Operator | Principal::System => Ok(()),
     }
 }
 

@@ -82,6 +82,9 @@ async fn serve(
         Ok(c) => c,
         Err(e) => return with_cors(e.into_response(), origin, false),
     };
+    if let Err(e) = super::extract::limit(state, &caller.principal, caller.token.expose_secret()) {
+        return with_cors(e.into_response(), origin, false);
+    }
     req.extensions_mut().insert(caller);
     let res = match svc.oneshot(req).await {
         Ok(res) => res.map(axum::body::Body::new),
@@ -185,14 +188,16 @@ impl McpServer {
     }
 }
 
-fn tool_of(t: McpTool) -> Tool {
-    Tool::new(t.name, t.description, Arc::new(t.input_schema)).with_title(t.title.clone()).with_annotations(
-        ToolAnnotations::with_title(t.title)
-            .read_only(t.read_only)
-            .idempotent(t.idempotent)
-            .destructive(false)
-            .open_world(true),
-    )
+fn tool_of(t: &McpTool) -> Tool {
+    Tool::new(t.name.clone(), t.description.clone(), t.input_schema.clone())
+        .with_title(t.title.clone())
+        .with_annotations(
+            ToolAnnotations::with_title(t.title.clone())
+                .read_only(t.read_only)
+                .idempotent(t.idempotent)
+                .destructive(false)
+                .open_world(true),
+        )
 }
 
 /// A failure as a tool result a model can act on: the API's error code and message, the
@@ -274,7 +279,7 @@ impl ServerHandler for McpServer {
             .await
             .map_err(|e| ErrorData::internal_error(ApiError::from(e).message, None))?;
         let total = cat.tools.len();
-        let tools: Vec<Tool> = cat.tools.into_iter().skip(start).take(TOOLS_PAGE).map(tool_of).collect();
+        let tools: Vec<Tool> = cat.tools.iter().skip(start).take(TOOLS_PAGE).map(tool_of).collect();
         let end = start.saturating_add(TOOLS_PAGE);
         let mut page = ListToolsResult::with_all_items(tools);
         page.next_cursor = (end < total).then(|| end.to_string());

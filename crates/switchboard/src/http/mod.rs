@@ -5,6 +5,7 @@
 mod consoles;
 pub mod error;
 pub mod extract;
+pub mod limits;
 mod mcp;
 mod middleware;
 mod openapi;
@@ -29,6 +30,7 @@ use error::ApiError;
 pub struct AppState {
     pub services: Arc<Services>,
     pub openapi_json: Arc<String>,
+    pub limits: Arc<limits::RateLimits>,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -85,7 +87,8 @@ pub fn router(services: Services) -> Router {
     let doc = public_paths(doc);
     let openapi_json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
     let max_body = services.settings.max_body_bytes;
-    let state = AppState { services: Arc::new(services), openapi_json };
+    let limits = Arc::new(limits::RateLimits::new(&services.settings.limits));
+    let state = AppState { services: Arc::new(services), openapi_json, limits };
     routes
         .merge(consoles::router())
         .route("/mcp", mcp::route(&state.services))

@@ -118,6 +118,12 @@ impl Services {
         self.listing_cache.forget_connection(id);
         self.connection_gates.forget(id);
         self.connection_records.forget(id);
+        self.forget_tool_catalogues();
+    }
+
+    /// Drops every principal's MCP tools: a connection came, went or changed on this instance.
+    pub(crate) fn forget_tool_catalogues(&self) {
+        self.mcp_catalogues.clear();
     }
 }
 

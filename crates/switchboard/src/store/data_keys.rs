@@ -59,6 +59,15 @@ impl Store {
         Ok(row.map(|(n,)| n))
     }
 
+    /// Removes a retired data key (the caller has checked that no secret is sealed under it).
+    pub async fn delete_retired_data_key(&self, id: i64) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM data_keys WHERE id = $1 AND retired_at IS NOT NULL")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn retire_data_key(&self, id: i64, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE data_keys SET retired_at = $1 WHERE id = $2 AND retired_at IS NULL")
             .bind(now)

@@ -124,8 +124,13 @@ impl Store {
         let connect: AnyConnectOptions =
             options.url.parse().map_err(|e: sqlx::Error| StoreError::Unavailable(format!("bad database URL: {e}")))?;
         let pool_of = |size: u32| {
-            AnyPoolOptions::new().max_connections(size).acquire_timeout(options.acquire_timeout).after_connect(
-                move |conn, _meta| {
+            // A SQLite file does not go away between queries: the liveness ping sqlx makes on every
+            // acquire would be one more hand-off to the connection's worker thread per query.
+            AnyPoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(options.acquire_timeout)
+                .test_before_acquire(backend == Backend::Postgres)
+                .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
                             conn.execute(
@@ -136,8 +141,7 @@ impl Store {
                         }
                         Ok(())
                     })
-                },
-            )
+                })
         };
         let pool = pool_of(options.max_connections).connect_with(connect.clone()).await?;
         let writer = match backend {
@@ -172,6 +176,30 @@ impl Store {
         Ok(self.migrator().iter().all(|m| applied.contains(&m.version)))
     }
 
+    /// The newest SQLite migration this binary knows.
+    #[must_use]
+    pub fn newest_sqlite_migration() -> i64 {
+        SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// A consistent copy of the SQLite database written to `path` (`VACUUM INTO`): one read
+    /// transaction, so others go on reading and writing while it is made.
+    pub async fn sqlite_backup_into(&self, path: &str) -> StoreResult<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Unavailable("VACUUM INTO is SQLite's; PostgreSQL has pg_dump".into()));
+        }
+        sqlx::query("VACUUM INTO ?").bind(path.to_owned()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Moves everything in SQLite's write-ahead log into the database file and empties the log.
+    pub async fn checkpoint(&self) -> StoreResult<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await?;
+        }
+        Ok(())
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -191,6 +219,24 @@ impl Store {
         })
     }
 
+    /// Replaces one sealed value, only if it is still `old`: a value the server rewrote meanwhile
+    /// (sealed under whichever key it uses) is left to the next pass.
+    pub async fn replace_sealed(&self, v: &SealedValue, new: &[u8]) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE {table} SET {col} = $1 WHERE {id} = $2 AND {col} = $3",
+            table = v.table,
+            col = v.column,
+            id = v.id_column
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(new.to_vec())
+            .bind(v.row.clone())
+            .bind(v.sealed.clone())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Every sealed value in the database, for `vault check` and re-sealing.
     pub async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>> {
         let mut out = Vec::new();
@@ -207,6 +253,8 @@ impl Store {
             out.extend(rows.into_iter().map(|(org, row, sealed)| SealedValue {
                 org,
                 table: col.table,
+                id_column: col.id_column,
+                column: col.column,
                 row,
                 field: col.field,
                 sealed,
@@ -259,6 +307,8 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
 pub struct SealedValue {
     pub org: String,
     pub table: &'static str,
+    pub id_column: &'static str,
+    pub column: &'static str,
     pub row: String,
     pub field: &'static str,
     pub sealed: Vec<u8>,

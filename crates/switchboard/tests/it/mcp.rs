@@ -344,6 +344,52 @@ async fn sessions_are_issued_bound_to_their_user_and_ended_by_delete() {
     assert_eq!(res.status(), 404);
 }
 
+/// Every tool name of the session, page by page (bounded).
+async fn all_tool_names(app: &TestApp, token: &str, session: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..50 {
+        let params = cursor.as_ref().map_or_else(|| json!({}), |c| json!({"cursor": c}));
+        let list = json!({"jsonrpc": "2.0", "id": 100 + page, "method": "tools/list", "params": params});
+        let answer = rpc_answer(post(app, Some(token), Some(session), &list, None).await).await;
+        for t in answer["result"]["tools"].as_array().unwrap() {
+            names.push(t["name"].as_str().unwrap().to_owned());
+        }
+        match answer["result"]["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return names,
+        }
+    }
+    panic!("more than 50 pages of tools");
+}
+
+#[tokio::test]
+async fn tools_follow_connections_made_and_deleted_on_the_instance_at_once() {
+    let (_google, _api, app, [_, _, bot]) = workspace().await;
+    let token = app.session("acme", "u1", "admin").await;
+    let res = post(&app, Some(&token), None, &initialize_body("2025-11-25"), None).await;
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert!(post(&app, Some(&token), Some(&session), &initialized, None).await.status().is_success());
+
+    let before = all_tool_names(&app, &token, &session).await;
+    assert!(before.iter().any(|n| n.starts_with("slack__")), "{before:?}");
+    // Listed again within the cache time, the same tools.
+    assert_eq!(all_tool_names(&app, &token, &session).await, before);
+
+    assert_eq!(app.delete(&format!("/v1/connections/{bot}")).await.status, 204);
+    let after_delete = all_tool_names(&app, &token, &session).await;
+    assert!(!after_delete.iter().any(|n| n.starts_with("slack__")), "{after_delete:?}");
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "slack__post_message", "arguments": {"channel": "C1", "text": "hi"}}});
+    let answer = rpc_answer(post(&app, Some(&token), Some(&session), &call, None).await).await;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+
+    app.connect(json!({"provider": "webhook", "credentials": {"webhook_url": "https://hooks.acme.example/in/4f1c"}}))
+        .await;
+    let after_create = all_tool_names(&app, &token, &session).await;
+    assert!(after_create.iter().any(|n| n == "webhook__send"), "{after_create:?}");
+}
+
 fn initialize_body(version: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})

@@ -118,3 +118,45 @@ async fn budget_case(db: TestDb) {
     let err = Vault::open(store, vec![wrong], Arc::new(SystemClock)).await.unwrap_err();
     assert!(matches!(err, VaultServiceError::WrongMasterKey { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn an_interrupted_reseal_carries_on_where_it_stopped() {
+    let app = spawn_app(TestDb::sqlite().await).await;
+    for i in 0..40 {
+        assert_eq!(app.create_integration(&format!("app-{i}"), "github", &format!("secret-{i}")).await.status, 201);
+    }
+    let vault = &app.services.vault;
+    let before = vault.usage().await.unwrap();
+    // Stopped after ten values, as a kill would stop it: each replacement is its own write.
+    let done = Arc::new(tokio::sync::Notify::new());
+    let signal = done.clone();
+    let progress = move |n: u64, _total: u64| {
+        if n == 10 {
+            signal.notify_one();
+        }
+    };
+    tokio::select! {
+        r = vault.reseal_all(&progress) => panic!("finished before it was stopped: {r:?}"),
+        () = done.notified() => {}
+    }
+    let midway = vault.usage().await.unwrap();
+    assert_eq!(midway.len(), before.len() + 1, "one fresh data key");
+    let under_retired: usize = midway.iter().filter(|k| k.retired_at.is_some()).map(|k| k.secrets).sum();
+    assert!(under_retired > 0 && under_retired < 40, "{midway:?}");
+
+    let report = vault.reseal_all(&|_, _| {}).await.unwrap();
+    assert!(report.resumed, "{report:?}");
+    assert_eq!(report.resealed, under_retired);
+    let after = vault.usage().await.unwrap();
+    assert_eq!(after.len(), midway.len(), "no further data key was made: {after:?}");
+    assert!(after.iter().filter(|k| k.retired_at.is_some()).all(|k| k.secrets == 0), "{after:?}");
+    // Every secret still opens, and through the API too.
+    let check = vault.check_all().await.unwrap();
+    assert!(check.failed.is_empty() && check.opened >= 40, "{check:?}");
+    let removed = vault.remove_unused_keys().await.unwrap();
+    assert_eq!(removed.len(), before.len());
+    assert_eq!(app.get("/v1/integrations/app-7").await.status, 200);
+    // A run with nothing left over starts afresh with another key.
+    let again = vault.reseal_all(&|_, _| {}).await.unwrap();
+    assert!(!again.resumed && again.resealed >= 40, "{again:?}");
+}

@@ -221,7 +221,7 @@ fn intake_response(intake: Intake) -> Response {
 /// Receives a provider's webhook: verified on the raw bytes, stored durably, then 2xx. Public.
 /// A repeat of an event already stored is answered 2xx and not stored again.
 #[utoipa::path(post, path = "/hooks/{id}", tag = "webhooks", params(("id" = String, Path)), request_body(content = String, description = "the provider's payload, as sent"),
-    responses((status = 200, description = "stored (or a repeat)"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 200, description = "stored (or a repeat)"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody, description = "the endpoint's rate (SWITCHBOARD_RATE_LIMIT_WEBHOOK_PER_S) is spent; Retry-After says when to send again")))]
 async fn receive(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -230,6 +230,10 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // Before verification: a flood of forged requests is refused as cheaply as a real one.
+    if let Err(e) = state.limits.check(crate::http::limits::Caller::WebhookEndpoint, &id) {
+        return e.into_response();
+    }
     let body = match body {
         Ok(b) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -255,6 +259,9 @@ async fn handshake(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    if let Err(e) = state.limits.check(crate::http::limits::Caller::WebhookEndpoint, &id) {
+        return e.into_response();
+    }
     match state.services.ingest(&id, incoming(&method, &uri, &headers, Bytes::new())).await {
         Ok(i) => intake_response(i),
         Err(e) => ApiError::from(e).into_response(),

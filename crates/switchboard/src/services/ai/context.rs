@@ -137,7 +137,7 @@ impl Services {
         let provider = self.catalog.get(&c.provider).cloned();
         let provider_name = provider.as_ref().map_or_else(|| c.provider.clone(), |p| p.name.clone());
         let reason = unusable(c);
-        let actions = match self.list_actions(view, &c.id).await {
+        let actions = match self.actions_of(c) {
             Ok(list) => list
                 .into_iter()
                 .map(|a| {
@@ -163,7 +163,7 @@ impl Services {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        let mut kinds: Vec<ContextKind> = match self.resource_kinds(view, &c.id).await {
+        let mut kinds: Vec<ContextKind> = match self.kinds_of(c) {
             Ok(list) => list
                 .into_iter()
                 .map(|k| ContextKind {

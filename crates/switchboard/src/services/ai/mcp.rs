@@ -6,6 +6,7 @@
 //! transport to answer as a tool result with `isError`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use switchboard_core::access::Principal;
@@ -32,7 +33,8 @@ pub struct McpTool {
     pub name: String,
     pub title: String,
     pub description: String,
-    pub input_schema: Map<String, Value>,
+    /// Shared: a listed page clones it, the catalogue keeps it.
+    pub input_schema: Arc<Map<String, Value>>,
     pub read_only: bool,
     pub idempotent: bool,
 }
@@ -133,7 +135,25 @@ fn parents_arg() -> Value {
 
 impl Services {
     /// The tools `actor` (a session: one org, user and role) can use.
-    pub async fn mcp_catalogue(&self, actor: &Principal) -> ServiceResult<Catalogue> {
+    /// The tools of `actor`, built at most once per access cache time (and again at once after a
+    /// connection changes on this instance). A call still goes through `run_action`, which checks
+    /// the connection afresh, so a tool listed a moment ago cannot act for a connection since
+    /// deleted or made private.
+    pub async fn mcp_catalogue(&self, actor: &Principal) -> ServiceResult<Arc<Catalogue>> {
+        let key = match actor {
+            Principal::Session { org, user, role } => format!("{org}\u{0}{user}\u{0}{}", role.as_str()),
+            _ => return Ok(Arc::new(self.build_mcp_catalogue(actor).await?)),
+        };
+        let now = self.clock.now().millis();
+        if let Some(cat) = self.mcp_catalogues.get(&key, now) {
+            return Ok(cat);
+        }
+        let cat = Arc::new(self.build_mcp_catalogue(actor).await?);
+        self.mcp_catalogues.put(&key, cat.clone(), now, None);
+        Ok(cat)
+    }
+
+    async fn build_mcp_catalogue(&self, actor: &Principal) -> ServiceResult<Catalogue> {
         let connections = self.list_connections(actor, None, None, None, Page { after: None, limit: 500 }).await?;
         let mut cat = Catalogue::default();
         let mut per_provider: BTreeMap<String, usize> = BTreeMap::new();
@@ -146,7 +166,7 @@ impl Services {
             if !ok {
                 continue;
             }
-            let Ok(actions) = self.list_actions(actor, &c.id).await else { continue };
+            let Ok(actions) = self.actions_of(c) else { continue };
             let n = per_provider.entry(base.clone()).or_insert(0);
             *n += 1;
             let prefix = if *n == 1 { base } else { format!("{base}_{n}") };
@@ -179,7 +199,7 @@ impl Services {
                     name: name.clone(),
                     title: format!("{} ({provider_name}: {})", a.title, c.label),
                     description,
-                    input_schema: action_schema(a.input_schema),
+                    input_schema: Arc::new(action_schema(a.input_schema)),
                     read_only: false,
                     idempotent: a.retry_safe,
                 });
@@ -194,7 +214,7 @@ impl Services {
             description: kinds(
                 "Lists one page of a connection's items of a kind (spreadsheets, sheets, channels, …): ids and names, with next_cursor for the next page. q filters by name.",
             ),
-            input_schema: object_schema(
+            input_schema: Arc::new(object_schema(
                 json!({
                     "connection": connection_arg(&cat.prefixes),
                     "kind": {"type": "string", "minLength": 1, "description": "the resource kind, e.g. spreadsheet, sheet, channel"},
@@ -204,7 +224,7 @@ impl Services {
                     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "items per page"},
                 }),
                 &["connection", "kind"],
-            ),
+            )),
             read_only: true,
             idempotent: true,
         });
@@ -214,7 +234,7 @@ impl Services {
             description: kinds(
                 "Finds the item of a kind a name (or an id, or the provider's URL of it) means: found, ambiguous with candidates, or not_found with the closest names.",
             ),
-            input_schema: object_schema(
+            input_schema: Arc::new(object_schema(
                 json!({
                     "connection": connection_arg(&cat.prefixes),
                     "kind": {"type": "string", "minLength": 1, "description": "the resource kind, e.g. spreadsheet, sheet, channel"},
@@ -222,7 +242,7 @@ impl Services {
                     "parents": parents_arg(),
                 }),
                 &["connection", "kind", "name"],
-            ),
+            )),
             read_only: true,
             idempotent: true,
         });
@@ -235,10 +255,10 @@ impl Services {
                 "Answers a link (connect_url, single use, valid for a few minutes) that the user opens to connect an account of a provider; give it to the user. Providers: {}.",
                 providers.join(", ")
             ),
-            input_schema: object_schema(
+            input_schema: Arc::new(object_schema(
                 json!({"provider": {"type": "string", "minLength": 1, "description": "a provider id, e.g. slack, google-sheets"}}),
                 &["provider"],
-            ),
+            )),
             read_only: true,
             idempotent: false,
         });

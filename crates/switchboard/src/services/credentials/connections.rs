@@ -347,6 +347,7 @@ impl Services {
             sync_at: Some(now.plus(self.settings.sync_interval).millis()),
         };
         self.store.insert_connection(&rec).await?;
+        self.forget_tool_catalogues();
         if let Some(m) = minted {
             self.cache_token(&id, m);
         }
@@ -445,6 +446,7 @@ impl Services {
             self.store.update_connection_settings(&rec.id, label.as_deref(), shared, self.clock.now().millis()).await?;
         self.connection_gates.forget(&rec.id);
         self.connection_records.forget(&rec.id);
+        self.forget_tool_catalogues();
         self.audit_connection(
             actor,
             &updated,

@@ -776,6 +776,7 @@ impl Services {
             "connection.reauthorize"
         } else {
             self.store.insert_connection(&rec).await?;
+            self.forget_tool_catalogues();
             "connection.create"
         };
         let lifecycle = if h.connection_id.is_some() { "connection.reauthorized" } else { "connection.created" };

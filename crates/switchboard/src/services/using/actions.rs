@@ -101,12 +101,25 @@ impl Services {
     /// The actions a connection can run.
     pub async fn list_actions(&self, actor: &Principal, id: &str) -> ServiceResult<Vec<ActionView>> {
         let rec = self.visible_connection(actor, id).await?;
-        let provider = self.provider(&rec.provider)?;
         let granted: Vec<String> = serde_json::from_str(&rec.scopes).unwrap_or_default();
+        self.action_views(&rec.provider, &rec.auth_mode, &granted)
+    }
+
+    /// The actions of a connection already read (from a listing the caller may see), with the
+    /// scopes it lacks for each: no second read of its row.
+    pub fn actions_of(
+        &self,
+        c: &crate::services::credentials::connections::Connection,
+    ) -> ServiceResult<Vec<ActionView>> {
+        self.action_views(&c.provider, &c.auth_mode, &c.scopes)
+    }
+
+    fn action_views(&self, provider: &str, auth_mode: &str, granted: &[String]) -> ServiceResult<Vec<ActionView>> {
+        let provider = self.provider(provider)?;
         Ok(provider
             .actions
             .iter()
-            .filter(|(_, a)| a.serves(&rec.auth_mode))
+            .filter(|(_, a)| a.serves(auth_mode))
             .map(|(key, a)| ActionView {
                 name: a.exposed(key).to_owned(),
                 title: a.title.clone(),
@@ -114,7 +127,7 @@ impl Services {
                 input_schema: a.input.clone(),
                 output_schema: a.output_schema.clone(),
                 retry_safe: a.retry_safe,
-                missing_scopes: missing_scopes(&rec, &a.scopes, &granted),
+                missing_scopes: missing_scopes(auth_mode, &a.scopes, granted),
             })
             .collect())
     }
@@ -205,7 +218,7 @@ impl Services {
         let action = self.action_of(&provider, &conn.gate.auth_mode, name)?;
         let rec = self.visible_connection(actor, id).await?;
         let granted: Vec<String> = serde_json::from_str(&rec.scopes).unwrap_or_default();
-        let missing = missing_scopes(&rec, &action.scopes, &granted);
+        let missing = missing_scopes(&rec.auth_mode, &action.scopes, &granted);
         let mut input = input;
         core_actions::apply_defaults(&action.input, &mut input);
         let input = Value::Object(input);

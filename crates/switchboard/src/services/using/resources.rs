@@ -149,18 +149,27 @@ impl Services {
     /// The kinds a connection can list.
     pub async fn resource_kinds(&self, actor: &Principal, id: &str) -> ServiceResult<Vec<KindView>> {
         let rec = self.visible_connection(actor, id).await?;
-        let provider = self.provider(&rec.provider)?;
         let granted: Vec<String> = serde_json::from_str(&rec.scopes).unwrap_or_default();
+        self.kind_views(&rec.provider, &rec.auth_mode, &granted)
+    }
+
+    /// The kinds of a connection already read (from a listing the caller may see).
+    pub fn kinds_of(&self, c: &crate::services::credentials::connections::Connection) -> ServiceResult<Vec<KindView>> {
+        self.kind_views(&c.provider, &c.auth_mode, &c.scopes)
+    }
+
+    fn kind_views(&self, provider: &str, auth_mode: &str, granted: &[String]) -> ServiceResult<Vec<KindView>> {
+        let provider = self.provider(provider)?;
         Ok(provider
             .resources
             .iter()
-            .filter(|(_, k)| k.serves(&rec.auth_mode))
+            .filter(|(_, k)| k.serves(auth_mode))
             .map(|(name, k)| KindView {
                 kind: name.clone(),
                 label: k.label.clone(),
                 parents: k.parents.clone(),
                 searchable: k.search.is_some(),
-                missing_scopes: missing_scopes(&rec, &k.scopes, &granted),
+                missing_scopes: missing_scopes(auth_mode, &k.scopes, granted),
             })
             .collect())
     }
@@ -637,8 +646,8 @@ fn answer_doc(
 /// Scopes that would allow the kind, when the connection has none of them.
 /// The scopes an OAuth connection lacks for something that needs any one of `scopes`: all of
 /// them when it holds none, else none. Other connections have no scopes to lack.
-pub(super) fn missing_scopes(rec: &ConnectionRecord, scopes: &[String], granted: &[String]) -> Vec<String> {
-    if rec.auth_mode != "oauth2" || scopes.is_empty() || scopes.iter().any(|s| granted.contains(s)) {
+pub(super) fn missing_scopes(auth_mode: &str, scopes: &[String], granted: &[String]) -> Vec<String> {
+    if auth_mode != "oauth2" || scopes.is_empty() || scopes.iter().any(|s| granted.contains(s)) {
         return Vec::new();
     }
     scopes.to_vec()
