@@ -160,7 +160,16 @@ async fn serve(
     dir: &std::path::Path,
     base: &str,
 ) -> anyhow::Result<(Child, f64)> {
-    let mut serve = Command::new(bin);
+    // SWITCHBOARD_BENCH_SERVER_CPUS=0 runs the server on core 0 only (`taskset -c 0`); run the bench
+    // itself under `taskset -c 1` to keep the load generator off the server's core.
+    let mut serve = match std::env::var("SWITCHBOARD_BENCH_SERVER_CPUS").ok().filter(|c| !c.is_empty()) {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cpus).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
     serve.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).current_dir(dir);
     serve.arg("serve").stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true);
     let started = Instant::now();

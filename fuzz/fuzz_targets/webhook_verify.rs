@@ -1,0 +1,72 @@
+//! Webhook verification of every scheme: the first byte picks the scheme, then values separated
+//! by 0xFF fill the headers each scheme reads, in order; what follows the last one is the body.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use switchboard_core::webhook::{Headers, Request, Scheme, verify};
+
+const SCHEMES: [&str; 12] = [
+    "stripe",
+    "github",
+    "slack",
+    "shopify",
+    "meta",
+    "twilio",
+    "discord",
+    "standard-webhooks",
+    "microsoft-graph",
+    "trello",
+    "shared-secret",
+    "hmac-sha256",
+];
+const NAMES: [&str; 16] = [
+    "Stripe-Signature",
+    "X-Hub-Signature-256",
+    "X-Slack-Signature",
+    "X-Slack-Request-Timestamp",
+    "X-Shopify-Hmac-Sha256",
+    "X-Hub-Signature",
+    "X-Twilio-Signature",
+    "X-Twilio-Webhooks-Signature-Settings",
+    "X-Signature-Ed25519",
+    "X-Signature-Timestamp",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "X-Trello-Webhook",
+    "X-Webhook-Secret",
+    "X-Webhook-Signature",
+];
+
+struct Pairs(Vec<(&'static str, String)>);
+
+impl Headers for Pairs {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, rest)) = data.split_first() else { return };
+    let Some(scheme) = Scheme::parse(SCHEMES[usize::from(pick) % SCHEMES.len()]) else { return };
+    let mut parts = rest.split(|b| *b == 0xFF);
+    let mut headers = Vec::new();
+    for name in NAMES {
+        match parts.next() {
+            Some(v) if !v.is_empty() => headers.push((name, String::from_utf8_lossy(v).into_owned())),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let body: Vec<u8> = parts.flatten().copied().collect();
+    let pairs = Pairs(headers);
+    let now_s = i64::from(pick) * 1_000_003;
+    let r = Request {
+        url: "https://hub.example/hooks/ep_1?x=1",
+        content_type: Some("application/x-www-form-urlencoded"),
+        headers: &pairs,
+        body: &body,
+        now_s,
+    };
+    let _ = verify(scheme, &[b"secret-one".as_slice(), rest.get(..8).unwrap_or_default()], &r);
+});
