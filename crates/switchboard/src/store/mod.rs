@@ -67,9 +67,27 @@ impl From<sqlx::Error> for StoreError {
                 Self::Unavailable(err.to_string())
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(db.message().to_owned()),
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(database_went_away) => {
+                Self::Unavailable(err.to_string())
+            }
+            sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => Self::Unavailable(err.to_string()),
             _ => Self::Database(err.to_string()),
         }
     }
+}
+
+/// Whether a database error code means the database cannot serve now — disk full, file or server
+/// read-only, I/O failing, a server shutting down or out of connections — rather than that the
+/// statement was wrong: the caller gets 503 and may retry, and nothing stored is touched.
+fn database_went_away(code: &str) -> bool {
+    // SQLite reports its (extended) result code as a number; the primary code is the low byte.
+    if let Ok(n) = code.parse::<i64>() {
+        // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+        return matches!(n & 0xFF, 5 | 6 | 8 | 10 | 13 | 14);
+    }
+    // PostgreSQL SQLSTATEs: connection exceptions, insufficient resources (disk full, too many
+    // connections), operator intervention (shutdown, crash, cannot connect now), read-only transaction.
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "25006"
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -22,6 +22,7 @@ mod consoles;
 mod crash;
 mod credentials;
 mod deliveries;
+mod faults;
 mod kinds;
 mod lifecycle;
 mod limits;
