@@ -54,6 +54,9 @@ struct Args {
     /// SWITCHBOARD_LISTING_CACHE_MB for the listing scenarios (the server's default otherwise).
     #[arg(long)]
     listing_cache_mb: Option<u64>,
+    /// Pin the server to these cores (`taskset -c`), e.g. 0; run the bench itself under `taskset -c 1`.
+    #[arg(long)]
+    server_cpus: Option<String>,
     /// Page loads in a real browser, for ui-first-render (each phase).
     #[arg(long, default_value_t = 20)]
     runs: usize,
@@ -98,6 +101,9 @@ pub(crate) async fn healthz_floor(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(cpus) = &args.server_cpus {
+        let _ = server::SERVER_CPUS.set(cpus.clone());
+    }
     if args.scenario == "deliveries" {
         return deliveries::run(&args.database, args.rows).await;
     }

@@ -154,15 +154,18 @@ impl Spawned {
 }
 
 /// Starts `serve` and waits until `/readyz` answers 200; the child and the milliseconds it took.
+/// The cores the server is pinned to (`--server-cpus`), if any.
+pub(crate) static SERVER_CPUS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 async fn serve(
     bin: &std::path::Path,
     vars: &[(String, String)],
     dir: &std::path::Path,
     base: &str,
 ) -> anyhow::Result<(Child, f64)> {
-    // SWITCHBOARD_BENCH_SERVER_CPUS=0 runs the server on core 0 only (`taskset -c 0`); run the bench
-    // itself under `taskset -c 1` to keep the load generator off the server's core.
-    let mut serve = match std::env::var("SWITCHBOARD_BENCH_SERVER_CPUS").ok().filter(|c| !c.is_empty()) {
+    // `--server-cpus 0` runs the server on core 0 only (`taskset -c 0`); run the bench itself under
+    // `taskset -c 1` to keep the load generator off the server's core.
+    let mut serve = match SERVER_CPUS.get().filter(|c| !c.is_empty()) {
         Some(cpus) => {
             let mut c = Command::new("taskset");
             c.arg("-c").arg(cpus).arg(bin);
