@@ -59,8 +59,92 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     public_paths(doc)
 }
 
+/// Refusals every operation of a kind can answer, documented once here rather than on each route:
+/// a bearer-authenticated one can be unauthenticated (401), forbidden (403) or over its rate (429);
+/// one with input can get 400; one with a body 413 and 415; every one that reads the database 503.
+fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |what: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in &mut doc.paths.paths {
+        let public = matches!(path.as_str(), "/healthz" | "/metrics" | "/openapi.json");
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+            &mut item.head,
+            &mut item.options,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_body = op.request_body.is_some();
+            let mut refusals = Vec::new();
+            if secured {
+                refusals.push(("401", "no bearer token, or one that is unknown, revoked or expired"));
+                refusals.push(("403", "the token may not do this (a session acting beyond its user or role)"));
+                refusals.push((
+                    "429",
+                    "the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back",
+                ));
+            }
+            if has_input || has_body {
+                refusals.push(("400", "a parameter or the body is wrong; the message and `field` name it"));
+            }
+            if has_body {
+                refusals.push(("413", "the body is larger than SWITCHBOARD_MAX_BODY_BYTES"));
+                refusals.push(("415", "the body is not sent as the content type this operation takes"));
+            }
+            if !public {
+                refusals.push(("503", "the database is unavailable (down, full, read-only); try again shortly"));
+            }
+            for (code, what) in refusals {
+                op.responses.responses.entry(code.to_owned()).or_insert_with(|| error(what));
+            }
+            for param in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(param) = param
+                    && param.name == "limit"
+                {
+                    set_limit_range(param, path);
+                }
+            }
+        }
+    }
+}
+
+/// The ranges the server enforces for `limit`: 1 to 500 for lists, 1 to the listing maximum
+/// (SWITCHBOARD_LISTING_MAX_LIMIT, 100 by default) for resource listings, 1 to 50 for context names.
+fn set_limit_range(param: &mut utoipa::openapi::path::Parameter, path: &str) {
+    use utoipa::openapi::{RefOr, Schema};
+    let max: usize = if path.contains("/resources/") {
+        100
+    } else if path == "/v1/context" {
+        50
+    } else {
+        500
+    };
+    if let Some(RefOr::T(Schema::Object(o))) = param.schema.as_mut() {
+        o.minimum = Some(1usize.into());
+        o.maximum = Some(max.into());
+    }
+}
+
 /// The document with axum's catch-all spelling (`{*path}`) written the OpenAPI way (`{path}`).
 fn public_paths(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    document_refusals(&mut doc);
     if let Some(mut item) = doc.paths.paths.remove(routes::proxy::ROUTE) {
         // One handler serves every method; each operation still needs its own id.
         for (method, op) in [

@@ -2,7 +2,7 @@
 //! integrations, audit, metrics, OpenAPI.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::on_both_backends;
 use crate::support::{TestDb, spawn_app, spawn_app_with};
@@ -295,4 +295,39 @@ async fn providers_are_served_from_the_catalog() {
             .all(|p| p["auth_modes"].as_array().unwrap().contains(&json!("oauth2")))
     );
     assert_eq!(app.get("/v1/providers/nope").await.status, 404);
+}
+
+#[tokio::test]
+async fn every_operation_answers_a_bare_request_with_a_status_it_documents() {
+    let app = spawn_app(TestDb::sqlite().await).await;
+    let doc = switchboard::http::openapi_document();
+    let doc: Value = serde_json::from_str(&doc.to_pretty_json().unwrap()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        // Path parameters filled with an id that names nothing.
+        let concrete: String = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "nothing_here" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, op) in item.as_object().unwrap() {
+            let Ok(m) = Method::from_bytes(method.to_uppercase().as_bytes()) else { continue };
+            let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+            let documented: Vec<&str> = op["responses"].as_object().unwrap().keys().map(String::as_str).collect();
+            let mut req = app.client.request(m.clone(), app.url(&concrete));
+            if op.get("requestBody").is_some() {
+                req = req.header("content-type", "application/json").body("{}");
+            }
+            let status = req.send().await.unwrap().status();
+            assert!(
+                documented.contains(&status.as_str()),
+                "{method} {path} answered {status} without a token, which it does not document ({documented:?})"
+            );
+            if secured {
+                assert_eq!(status, 401, "{method} {path} needs a token but answered {status}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} operations");
 }
