@@ -17,14 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::scenarios::Scenario;
 use crate::{load, print_report, server};
 
-const KEY: &str = "sk-proj-bench0123456789abcdef0123456789abcdef";
+use crate::listings::KEY;
 const ORG: &str = "bench";
 const USER: &str = "u1";
 /// The MCP revision the bench's requests name after `initialize`.
@@ -46,36 +45,16 @@ struct StandIn {
 async fn start_stand_in() -> anyhow::Result<StandIn> {
     let hooks = Arc::new(AtomicU64::new(0));
     let counted = hooks.clone();
-    let models: Vec<Value> = (0..40)
-        .map(|i| json!({"id": format!("gpt-bench-{i:02}"), "object": "model", "created": 1_715_367_049 + i, "owned_by": "system"}))
-        .collect();
-    let body = Arc::new(json!({"object": "list", "data": models}).to_string());
-    let app = axum::Router::new()
-        .route(
-            "/v1/models",
-            axum::routing::get(move |headers: HeaderMap| {
-                let body = body.clone();
-                async move {
-                    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {KEY}")) {
-                        return (StatusCode::UNAUTHORIZED, "{\"error\":{\"message\":\"bad key\"}}").into_response();
-                    }
-                    Response::builder()
-                        .header("content-type", "application/json")
-                        .body(axum::body::Body::from(body.as_str().to_owned()))
-                        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-                }
-            }),
-        )
-        .route(
-            "/hook",
-            axum::routing::post(move |_body: axum::body::Bytes| {
-                let counted = counted.clone();
-                async move {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                    (StatusCode::OK, "ok")
-                }
-            }),
-        );
+    let app = crate::listings::models_router(Arc::new(AtomicU64::new(0))).route(
+        "/hook",
+        axum::routing::post(move |_body: axum::body::Bytes| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::Relaxed);
+                (StatusCode::OK, "ok")
+            }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move {

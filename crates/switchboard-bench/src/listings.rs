@@ -23,25 +23,24 @@ use serde_json::json;
 use crate::scenarios::{self, Scenario};
 use crate::{load, print_report, server};
 
-const KEY: &str = "sk-proj-bench0123456789abcdef0123456789abcdef";
+pub(crate) const KEY: &str = "sk-proj-bench0123456789abcdef0123456789abcdef";
 
 struct Provider {
     base: String,
     calls: Arc<AtomicU64>,
 }
 
-/// The models endpoint: the documented `{"object": "list", "data": [...]}`, bearer checked.
-async fn start_provider() -> anyhow::Result<Provider> {
-    let calls = Arc::new(AtomicU64::new(0));
-    let counted = calls.clone();
+/// The models endpoint: the documented `{"object": "list", "data": [...]}` of 40 models, bearer
+/// checked; `calls` counts the requests.
+pub(crate) fn models_router(calls: Arc<AtomicU64>) -> axum::Router {
     let models: Vec<serde_json::Value> = (0..40)
         .map(|i| json!({"id": format!("gpt-bench-{i:02}"), "object": "model", "created": 1_715_367_049 + i, "owned_by": "system"}))
         .collect();
     let body = Arc::new(json!({"object": "list", "data": models}).to_string());
-    let app = axum::Router::new().route(
+    axum::Router::new().route(
         "/v1/models",
         axum::routing::get(move |headers: HeaderMap| {
-            let (body, counted) = (body.clone(), counted.clone());
+            let (body, counted) = (body.clone(), calls.clone());
             async move {
                 counted.fetch_add(1, Ordering::Relaxed);
                 if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {KEY}")) {
@@ -53,7 +52,12 @@ async fn start_provider() -> anyhow::Result<Provider> {
                     .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
             }
         }),
-    );
+    )
+}
+
+async fn start_provider() -> anyhow::Result<Provider> {
+    let calls = Arc::new(AtomicU64::new(0));
+    let app = models_router(calls.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move {

@@ -52,7 +52,43 @@ pub enum Scheme {
     HmacSha256,
 }
 
+/// Every header some scheme reads its signature, timestamp or id from (for tests and fuzzing).
+pub const SIGNATURE_HEADERS: [&str; 16] = [
+    "Stripe-Signature",
+    "X-Hub-Signature-256",
+    "X-Slack-Signature",
+    "X-Slack-Request-Timestamp",
+    "X-Shopify-Hmac-Sha256",
+    "X-Hub-Signature",
+    "X-Twilio-Signature",
+    "X-Twilio-Webhooks-Signature-Settings",
+    "X-Signature-Ed25519",
+    "X-Signature-Timestamp",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "X-Trello-Webhook",
+    "X-Webhook-Secret",
+    "X-Webhook-Signature",
+];
+
 impl Scheme {
+    /// Every scheme.
+    pub const ALL: [Self; 12] = [
+        Self::Stripe,
+        Self::Github,
+        Self::Slack,
+        Self::Shopify,
+        Self::Meta,
+        Self::Twilio,
+        Self::Discord,
+        Self::StandardWebhooks,
+        Self::MicrosoftGraph,
+        Self::Trello,
+        Self::SharedSecret,
+        Self::HmacSha256,
+    ];
+
     /// Whether the signature covers a timestamp or the event's id, so that a
     /// replay is either refused as stale or carries the same id. Where neither
     /// is signed, only the body identifies an event.
@@ -81,22 +117,7 @@ impl Scheme {
 
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Stripe,
-            Self::Github,
-            Self::Slack,
-            Self::Shopify,
-            Self::Meta,
-            Self::Twilio,
-            Self::Discord,
-            Self::StandardWebhooks,
-            Self::MicrosoftGraph,
-            Self::Trello,
-            Self::SharedSecret,
-            Self::HmacSha256,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
     /// The scheme an endpoint of a provider declaring `declared` verifies with.
