@@ -197,6 +197,12 @@ macro_rules! slug_id {
     };
 }
 
+/// The rule `OrgId::parse` and `UserId::parse` apply, as a regular expression (for the API's schema).
+pub const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$";
+
+/// The rule `IntegrationId::parse` applies, as a regular expression.
+pub const INTEGRATION_ID_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+
 slug_id!(
     /// A tenant: the host app's own org id.
     OrgId, "org", 128);

@@ -176,6 +176,19 @@ proptest! {
         }
     }
 
+    /// The patterns the API's schema documents are exactly the rules the server applies.
+    #[test]
+    fn documented_name_patterns_are_the_enforced_rules(
+        text in prop_oneof![any::<String>(), "[A-Za-z0-9_.@:-]{0,130}", "[a-z0-9_-]{0,66}"],
+    ) {
+        use switchboard_core::ids::{INTEGRATION_ID_PATTERN, IntegrationId, NAME_PATTERN, OrgId, UserId};
+        let names = regex::Regex::new(NAME_PATTERN).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let integrations = regex::Regex::new(INTEGRATION_ID_PATTERN).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(names.is_match(&text), OrgId::parse(&text).is_ok(), "org {:?}", text);
+        prop_assert_eq!(names.is_match(&text), UserId::parse(&text).is_ok(), "user {:?}", text);
+        prop_assert_eq!(integrations.is_match(&text), IntegrationId::parse(&text).is_ok(), "integration {:?}", text);
+    }
+
     /// A joined proxy path never leaves the base URL's origin or path.
     #[test]
     fn proxied_paths_stay_under_the_base(p in any::<String>(), shaped in "([a-z0-9%.]{0,6}/){0,5}[a-z0-9%.]{0,6}", q in proptest::option::of("[a-z0-9=&%]{0,20}")) {

@@ -63,7 +63,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// a bearer-authenticated one can be unauthenticated (401), forbidden (403) or over its rate (429);
 /// one with input can get 400; one with a body 413 and 415; every one that reads the database 503.
 fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema};
     let error = |what: &str| {
         RefOr::T(
             ResponseBuilder::new()
@@ -115,10 +115,32 @@ fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
                 op.responses.responses.entry(code.to_owned()).or_insert_with(|| error(what));
             }
             for param in op.parameters.iter_mut().flatten() {
-                if let RefOr::T(param) = param
-                    && param.name == "limit"
-                {
-                    set_limit_range(param, path);
+                if let RefOr::T(param) = param {
+                    match param.name.as_str() {
+                        "limit" => set_limit_range(param, path),
+                        "org" | "user" => {
+                            if let Some(RefOr::T(Schema::Object(o))) = param.schema.as_mut() {
+                                o.pattern = Some(switchboard_core::ids::NAME_PATTERN.to_owned());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    // Bodies: the org and user fields, and an integration's id, follow the same rules.
+    if let Some(components) = doc.components.as_mut() {
+        for (name, schema) in &mut components.schemas {
+            let RefOr::T(Schema::Object(o)) = schema else { continue };
+            for (field, prop) in &mut o.properties {
+                let pattern = match (name.as_str(), field.as_str()) {
+                    (_, "org" | "user") => switchboard_core::ids::NAME_PATTERN,
+                    ("CreateIntegration", "id") | (_, "integration") => switchboard_core::ids::INTEGRATION_ID_PATTERN,
+                    _ => continue,
+                };
+                if let RefOr::T(Schema::Object(p)) = prop {
+                    p.pattern = Some(pattern.to_owned());
                 }
             }
         }
