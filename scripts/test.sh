@@ -3,7 +3,8 @@
 # again: it installs and starts only what is missing.
 #
 #   - PostgreSQL on 127.0.0.1:5432 (database `test`) for the store suite on PostgreSQL
-#   - the test peers pinned under tests/peers (aiosmtpd from PyPI; oidc-provider and axe-core from npm)
+#   - the test peers pinned under tests/peers (aiosmtpd, mcp and schemathesis from PyPI; oidc-provider,
+#     the signing libraries, axe-core and the MCP SDK from npm)
 #   - Chromium and chromedriver (Debian `chromium`, `chromium-driver`) for the browser tests
 #   - formatting, clippy (warnings are errors), the whole test suite
 set -euo pipefail
@@ -47,7 +48,8 @@ drop_old_test_schemas() {
 }
 
 ensure_python_peers() {
-  # A real SMTP server (aiosmtpd), pinned with hashes in tests/peers/requirements.txt.
+  # A real SMTP server (aiosmtpd), the MCP client SDK and Schemathesis, pinned with hashes in
+  # tests/peers/requirements.txt.
   local venv=tests/peers/.venv want
   want=$(sha256sum tests/peers/requirements.txt | cut -d' ' -f1)
   if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then

@@ -880,7 +880,8 @@ export interface components {
             provider?: string | null;
         };
         CreateConnection: {
-            auth_mode?: string | null;
+            /** @enum {string|null} */
+            auth_mode?: "api_key" | "basic" | "bot_token" | "service_account" | "smtp" | "webhook" | null;
             credentials: Record<string, never>;
             /** @description …or an integration id. */
             integration?: string | null;
@@ -900,8 +901,11 @@ export interface components {
             org?: string | null;
             /** @description A catalog provider with webhooks, or `webhook` for any sender. */
             provider: string;
-            /** @description For `webhook`: `shared-secret` (X-Webhook-Secret), `hmac-sha256` (X-Webhook-Signature) or `standard-webhooks`. */
-            scheme?: string | null;
+            /**
+             * @description For `webhook`: `shared-secret` (X-Webhook-Secret), `hmac-sha256` (X-Webhook-Signature) or `standard-webhooks`.
+             * @enum {string|null}
+             */
+            scheme?: "shared-secret" | "hmac-sha256" | "standard-webhooks" | null;
             /**
              * @description The provider's signing secret (Stripe whsec_…, Slack signing secret, Shopify/Meta app secret,
              *     Twilio auth token, Trello app secret, Discord public key in hex); generated when Switchboard may choose it.
@@ -915,8 +919,11 @@ export interface components {
             api_base_url?: string | null;
             /** @description custom-oauth2 only. */
             authorization_url?: string | null;
-            /** @description custom-oauth2 only: `basic` or `post`. */
-            client_auth?: string | null;
+            /**
+             * @description custom-oauth2 only: `basic` or `post`.
+             * @enum {string|null}
+             */
+            client_auth?: "basic" | "post" | null;
             client_id: string;
             /** @description Sealed in the vault; never returned. */
             client_secret?: string | null;
@@ -942,8 +949,11 @@ export interface components {
             userinfo_url?: string | null;
         };
         CreateSession: {
-            /** @description The language of its pages, `en` or `de` (default: the browser's). */
-            locale?: string | null;
+            /**
+             * @description The language of its pages, `en` or `de` (default: the browser's).
+             * @enum {string|null}
+             */
+            locale?: "en" | "de" | null;
             /** @description The host app's org id. */
             org: string;
             /**
@@ -957,8 +967,11 @@ export interface components {
              *     button. Must be under SWITCHBOARD_ALLOWED_REDIRECTS.
              */
             return_url?: string | null;
-            /** @description `admin` or `member`. */
-            role: string;
+            /**
+             * @description `admin` or `member`.
+             * @enum {string}
+             */
+            role: "admin" | "member";
             /**
              * Format: int64
              * @description Lifetime in seconds (default 3600).
@@ -1178,7 +1191,16 @@ export interface components {
                 [key: string]: string;
             };
             /** @description A chain, each step the parent of the next: spreadsheet → sheet → column. */
-            path?: components["schemas"]["StepBody"][] | null;
+            path?: components["schemas"]["ResolveStepBody"][] | null;
+        };
+        ResolveStepBody: {
+            kind: string;
+            /** @description A name, an id, or the provider's URL of the item. */
+            name: string;
+            /** @description Parent ids, by kind (`{"spreadsheet": "1AbC…"}`); earlier steps of a path fill them. */
+            parents?: {
+                [key: string]: string;
+            };
         };
         ResolvedDto: {
             candidates?: components["schemas"]["ItemDto"][] | null;
@@ -1287,15 +1309,6 @@ export interface components {
         StatusReport: {
             items: components["schemas"]["ProviderStatus"][];
         };
-        StepBody: {
-            kind: string;
-            /** @description A name, an id, or the provider's URL of the item. */
-            name: string;
-            /** @description Parent ids, by kind (`{"spreadsheet": "1AbC…"}`); earlier steps of a path fill them. */
-            parents?: {
-                [key: string]: string;
-            };
-        };
         SubscriptionDto: {
             created_at: string;
             disabled_reason?: string | null;
@@ -1314,8 +1327,11 @@ export interface components {
             next_cursor?: string | null;
         };
         TestCredentials: {
-            /** @description Which credential mode, when the provider has several (e.g. Discord `webhook` or `bot_token`). */
-            auth_mode?: string | null;
+            /**
+             * @description Which credential mode, when the provider has several (e.g. Discord `webhook` or `bot_token`).
+             * @enum {string|null}
+             */
+            auth_mode?: "api_key" | "basic" | "bot_token" | "service_account" | "smtp" | "webhook" | null;
             /** @description The mode's fields, named as in the catalog. */
             credentials: Record<string, never>;
             provider: string;
@@ -1342,10 +1358,21 @@ export interface components {
             /** @description For secret keys: whose view (sessions: their own). */
             org?: string | null;
             /** @description 1 to 100 steps, in order. */
-            steps: components["schemas"]["StepBody"][];
+            steps: components["schemas"]["WorkflowStep"][];
             user?: string | null;
         };
         ValidationDto: Record<string, never>;
+        WorkflowStep: {
+            /** @description The action's name, e.g. `append_row`. */
+            action: string;
+            /** @description The connection the step runs as (`conn_…`). */
+            connection: string;
+            /**
+             * @description The action's input. A string holding `{{steps.N.output.PATH}}` takes a value from step N's
+             *     output when the workflow runs (N from 0, an earlier step).
+             */
+            input?: Record<string, never>;
+        };
     };
     responses: never;
     parameters: never;
@@ -1799,7 +1826,7 @@ export interface operations {
             query?: {
                 org?: string;
                 provider?: string;
-                status?: string;
+                status?: "connected" | "refreshing" | "needs_reauth" | "error" | "revoked";
                 /** @description Page size, 1–500 (default 100). */
                 limit?: number;
                 /** @description The `next_cursor` of the previous page. */
@@ -2000,7 +2027,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TestResult"];
+                    "application/json": components["schemas"]["TestResult"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no bearer token, or one that is unknown, revoked or expired */
@@ -2044,7 +2071,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TestResult"];
+                    "application/json": components["schemas"]["TestResult"] | components["schemas"]["ErrorBody"];
                 };
             };
             429: {
@@ -2052,7 +2079,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TestResult"];
+                    "application/json": components["schemas"]["TestResult"] | components["schemas"]["ErrorBody"];
                 };
             };
             502: {
@@ -2060,7 +2087,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TestResult"];
+                    "application/json": components["schemas"]["TestResult"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description the database is unavailable (down, full, read-only); try again shortly */
@@ -3076,13 +3103,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description JSON, or text/markdown with format=markdown */
+            /** @description JSON, or Markdown with format=markdown */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ContextDto"];
+                    "text/markdown": string;
                 };
             };
             400: {
@@ -4178,81 +4206,98 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "*/*": Record<string, never>;
+                };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the token may not do this (a session acting beyond its user or role) */
+            /** @description the token may not do this (a session acting beyond its user or role) — or the provider's own answer with this status, relayed */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back */
+            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back — or the provider's own answer with this status, relayed */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the database is unavailable (down, full, read-only); try again shortly */
+            /** @description the database is unavailable (down, full, read-only); try again shortly — or the provider's own answer with this status, relayed */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
+                };
+            };
+            /** @description the provider's answer, relayed as it came */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Record<string, never>;
                 };
             };
         };
@@ -4278,81 +4323,98 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "*/*": Record<string, never>;
+                };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the token may not do this (a session acting beyond its user or role) */
+            /** @description the token may not do this (a session acting beyond its user or role) — or the provider's own answer with this status, relayed */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back */
+            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back — or the provider's own answer with this status, relayed */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the database is unavailable (down, full, read-only); try again shortly */
+            /** @description the database is unavailable (down, full, read-only); try again shortly — or the provider's own answer with this status, relayed */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
+                };
+            };
+            /** @description the provider's answer, relayed as it came */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Record<string, never>;
                 };
             };
         };
@@ -4378,81 +4440,98 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "*/*": Record<string, never>;
+                };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the token may not do this (a session acting beyond its user or role) */
+            /** @description the token may not do this (a session acting beyond its user or role) — or the provider's own answer with this status, relayed */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back */
+            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back — or the provider's own answer with this status, relayed */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the database is unavailable (down, full, read-only); try again shortly */
+            /** @description the database is unavailable (down, full, read-only); try again shortly — or the provider's own answer with this status, relayed */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
+                };
+            };
+            /** @description the provider's answer, relayed as it came */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Record<string, never>;
                 };
             };
         };
@@ -4478,81 +4557,98 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "*/*": Record<string, never>;
+                };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the token may not do this (a session acting beyond its user or role) */
+            /** @description the token may not do this (a session acting beyond its user or role) — or the provider's own answer with this status, relayed */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back */
+            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back — or the provider's own answer with this status, relayed */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the database is unavailable (down, full, read-only); try again shortly */
+            /** @description the database is unavailable (down, full, read-only); try again shortly — or the provider's own answer with this status, relayed */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
+                };
+            };
+            /** @description the provider's answer, relayed as it came */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Record<string, never>;
                 };
             };
         };
@@ -4578,81 +4674,98 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "*/*": Record<string, never>;
+                };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the token may not do this (a session acting beyond its user or role) */
+            /** @description the token may not do this (a session acting beyond its user or role) — or the provider's own answer with this status, relayed */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back */
+            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back — or the provider's own answer with this status, relayed */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the database is unavailable (down, full, read-only); try again shortly */
+            /** @description the database is unavailable (down, full, read-only); try again shortly — or the provider's own answer with this status, relayed */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
+                };
+            };
+            /** @description the provider's answer, relayed as it came */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Record<string, never>;
                 };
             };
         };
@@ -4678,81 +4791,98 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "*/*": Record<string, never>;
+                };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the token may not do this (a session acting beyond its user or role) */
+            /** @description the token may not do this (a session acting beyond its user or role) — or the provider's own answer with this status, relayed */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back */
+            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back — or the provider's own answer with this status, relayed */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the database is unavailable (down, full, read-only); try again shortly */
+            /** @description the database is unavailable (down, full, read-only); try again shortly — or the provider's own answer with this status, relayed */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
+                };
+            };
+            /** @description the provider's answer, relayed as it came */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Record<string, never>;
                 };
             };
         };
@@ -4778,81 +4908,98 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "*/*": Record<string, never>;
+                };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the token may not do this (a session acting beyond its user or role) */
+            /** @description the token may not do this (a session acting beyond its user or role) — or the provider's own answer with this status, relayed */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back */
+            /** @description the key's or session's rate is spent (SWITCHBOARD_RATE_LIMIT_*); Retry-After and RateLimit say when to come back — or the provider's own answer with this status, relayed */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
+            /** @description — or the provider's own answer with this status, relayed */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
                 };
             };
-            /** @description the database is unavailable (down, full, read-only); try again shortly */
+            /** @description the database is unavailable (down, full, read-only); try again shortly — or the provider's own answer with this status, relayed */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "*/*": Record<string, never>;
+                };
+            };
+            /** @description the provider's answer, relayed as it came */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Record<string, never>;
                 };
             };
         };

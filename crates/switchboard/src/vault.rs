@@ -146,13 +146,14 @@ impl Vault {
         let mut active = self.active.lock().await;
         let now = self.clock.now().millis();
         if let Some(a) = active.as_mut().filter(|a| a.remaining > 0) {
+            // Asked of the database at most once per RETIREMENT_CHECK_MS, however busy the key.
             let live = if now - a.checked_ms < RETIREMENT_CHECK_MS {
                 true
             } else {
+                a.checked_ms = now;
                 self.store.data_key(a.id.0).await?.is_some_and(|r| r.retired_at.is_none())
             };
             if live {
-                a.checked_ms = now;
                 a.remaining -= 1;
                 return Ok((a.id, a.key.clone()));
             }
@@ -286,7 +287,19 @@ impl Vault {
             }
             *self.active.lock().await = None;
         }
-        for pass in 0..20 {
+        // Servers notice a retirement within RETIREMENT_CHECK_MS and may seal under the retired key
+        // until then; only a pass finding nothing to do after that window proves the work done.
+        let retired_at = self.usage().await?.iter().filter_map(|k| k.retired_at).max().unwrap_or(0);
+        let settled_at = retired_at + 2 * RETIREMENT_CHECK_MS;
+        let mut passes_after_window = 0;
+        loop {
+            let after_window = self.clock.now().millis() >= settled_at;
+            if after_window {
+                passes_after_window += 1;
+                if passes_after_window > 20 {
+                    break;
+                }
+            }
             let live: std::collections::HashSet<i64> =
                 self.store.data_keys().await?.into_iter().filter(|r| r.retired_at.is_none()).map(|r| r.id).collect();
             let todo: Vec<_> = self
@@ -297,9 +310,14 @@ impl Vault {
                 .filter(|v| Envelope::parse(&v.sealed).is_ok_and(|e| !live.contains(&e.key_id.0)))
                 .collect();
             if todo.is_empty() {
-                report.passes = pass;
-                return Ok(report);
+                if after_window {
+                    return Ok(report);
+                }
+                let wait = settled_at - self.clock.now().millis();
+                tokio::time::sleep(std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(0).min(100))).await;
+                continue;
             }
+            report.passes += 1;
             let total = todo.len() as u64;
             for (i, v) in todo.iter().enumerate() {
                 let binding = Binding { org: &v.org, table: v.table, row: &v.row, field: v.field };

@@ -119,27 +119,95 @@ pub fn browser_cookie(headers: &axum::http::HeaderMap, settings: &crate::config:
     browser_cookie_named(headers, &browser_cookie_name(settings))
 }
 
-/// A JSON body. Malformed JSON or a wrong field is 400 naming it; a body over the limit is 413.
+/// A JSON body. It must be a JSON object sent as `application/json`: malformed JSON or a wrong
+/// field is 400 naming it, another content type 415, a body over the limit 413.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(&rejection, state.services.settings.max_body_bytes)),
+        let body = json_body(req, state).await?;
+        if body.is_empty() {
+            return Err(ApiError::bad_request("this request needs a JSON object as its body"));
         }
+        parse_object(&body, state).map(Self)
     }
+}
+
+/// An optional JSON body: none at all, or `null`, is the type's default; anything else is read as
+/// [`ApiJson`] reads it.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let no_type = !req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        let body = read_body(req, state).await?;
+        let text = body.trim_ascii();
+        if text.is_empty() || text == b"null" {
+            return Ok(Self(T::default()));
+        }
+        if no_type {
+            return Err(unsupported_media_type());
+        }
+        parse_object(&body, state).map(Self)
+    }
+}
+
+/// The body of a request that declares JSON (`application/json` or a `+json` type).
+async fn json_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application" && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        });
+    if !is_json {
+        return Err(unsupported_media_type());
+    }
+    read_body(req, state).await
+}
+
+async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(state.services.settings.max_body_bytes)
+        } else {
+            ApiError::bad_request(format!("the request body could not be read: {}", r.body_text()))
+        }
+    })
+}
+
+/// Reads `body` as `T`, which takes a JSON object: an array, which serde would read field by
+/// field, or any other value is refused.
+fn parse_object<T: DeserializeOwned>(body: &[u8], state: &AppState) -> Result<T, ApiError> {
+    match body.trim_ascii_start().first() {
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
+            return Err(ApiError::bad_request("the body is not valid JSON; send a JSON object"));
+        }
+        _ => return Err(ApiError::bad_request("the body must be a JSON object ({…})")),
+    }
+    axum::Json::<T>::from_bytes(body)
+        .map(|axum::Json(v)| v)
+        .map_err(|r| json_rejection(&r, state.services.settings.max_body_bytes))
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the body as JSON with Content-Type: application/json",
+    )
 }
 
 fn json_rejection(r: &JsonRejection, limit: usize) -> ApiError {
     match r {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with Content-Type: application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
         _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(limit),
         JsonRejection::JsonDataError(e) => {
             let text = e.body_text();

@@ -19,6 +19,7 @@ mod browser_harness;
 mod connections;
 mod console;
 mod consoles;
+mod contract;
 mod crash;
 mod credentials;
 mod deliveries;

@@ -54,7 +54,8 @@ struct ContextDto(Value);
 /// their parents; with `resources=true` item names per top-level kind. Unusable connections say why.
 /// `format=markdown` answers the same as compact text (`text/markdown`).
 #[utoipa::path(get, path = "/v1/context", tag = "ai", params(ContextQuery), security(("bearer" = [])),
-    responses((status = 200, body = ContextDto, description = "JSON, or text/markdown with format=markdown"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "JSON, or Markdown with format=markdown",
+        content((ContextDto = "application/json"), (String = "text/markdown"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn context(
     State(state): State<AppState>,
     Auth(actor): Auth,
@@ -86,7 +87,7 @@ async fn context(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StepBody {
+struct WorkflowStep {
     /// The connection the step runs as (`conn_…`).
     connection: String,
     /// The action's name, e.g. `append_row`.
@@ -106,7 +107,7 @@ struct ValidateBody {
     user: Option<String>,
     /// 1 to 100 steps, in order.
     #[schema(min_items = 1, max_items = 100)]
-    steps: Vec<StepBody>,
+    steps: Vec<WorkflowStep>,
 }
 
 #[derive(Serialize, ToSchema)]

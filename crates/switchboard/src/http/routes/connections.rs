@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use crate::services::ServiceError;
 use crate::services::credentials::connections::{Connection, CredentialsOut, NewConnection};
 use crate::services::credentials::connector::Account;
@@ -376,16 +376,9 @@ async fn refresh_connection(
     State(state): State<AppState>,
     Auth(actor): Auth,
     ApiPath(id): ApiPath<String>,
-    body: axum::body::Bytes,
-) -> ApiResult<Json<RefreshResult>> {
     // The body is optional: none means "refresh if due".
-    let force = if body.iter().all(u8::is_ascii_whitespace) {
-        false
-    } else {
-        serde_json::from_slice::<RefreshBody>(&body)
-            .map_err(|e| ApiError::bad_request(format!("the JSON body does not fit this request: {e}")))?
-            .force
-    };
+    OptionalJson(RefreshBody { force }): OptionalJson<RefreshBody>,
+) -> ApiResult<Json<RefreshResult>> {
     let (connection, refreshed) = state.services.refresh_connection(&actor, &id, force).await?;
     Ok(Json(RefreshResult { refreshed, connection: connection.into() }))
 }

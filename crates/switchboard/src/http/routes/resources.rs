@@ -147,7 +147,7 @@ async fn list_resources(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StepBody {
+struct ResolveStepBody {
     kind: String,
     /// A name, an id, or the provider's URL of the item.
     name: String,
@@ -164,7 +164,7 @@ struct ResolveBody {
     #[serde(default)]
     parents: BTreeMap<String, String>,
     /// A chain, each step the parent of the next: spreadsheet → sheet → column.
-    path: Option<Vec<StepBody>>,
+    path: Option<Vec<ResolveStepBody>>,
 }
 
 #[derive(Serialize, ToSchema)]

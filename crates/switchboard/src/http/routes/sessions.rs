@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::http::AppState;
 use crate::http::error::{ApiResult, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use crate::services::auth::SessionRequest;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -41,15 +41,8 @@ async fn create_connect_link(
     State(state): State<AppState>,
     Auth(_actor): Auth,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    OptionalJson(b): OptionalJson<CreateConnectLink>,
 ) -> ApiResult<(StatusCode, Json<ConnectLinkDto>)> {
-    let b: CreateConnectLink = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateConnectLink::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            crate::http::error::ApiError::bad_request(format!("the JSON body does not fit this request: {e}"))
-        })?
-    };
     // Authenticated above; the link is made for the very session whose token this is.
     let token = headers
         .get(axum::http::header::AUTHORIZATION)

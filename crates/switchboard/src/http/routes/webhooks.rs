@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::{next_cursor, page};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use crate::services::webhooks::endpoints::{Endpoint, Incoming, Intake, NewEndpoint};
 use crate::services::webhooks::events::Event;
 use crate::services::webhooks::subscriptions::{Delivery, NewSubscription, Subscription};
@@ -391,14 +391,8 @@ async fn replay_event(
     State(state): State<AppState>,
     Auth(actor): Auth,
     ApiPath(id): ApiPath<String>,
-    body: Bytes,
+    OptionalJson(b): OptionalJson<ReplayBody>,
 ) -> ApiResult<(StatusCode, Json<Replayed>)> {
-    let b: ReplayBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ReplayBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("the JSON body does not fit this request: {e}")))?
-    };
     let deliveries = state.services.replay_event(&actor, &id, b.subscription.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, Json(Replayed { deliveries })))
 }

@@ -31,7 +31,7 @@ pub type BodyStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 /// The request header that asks the proxy to wait out rate limits, up to this many times.
 pub const RATE_LIMIT_RETRIES: &str = "switchboard-rate-limit-retries";
 /// The most a caller may ask for in `Switchboard-Rate-Limit-Retries`.
-const MAX_RATE_LIMIT_RETRIES: u32 = 5;
+pub const MAX_RATE_LIMIT_RETRIES: u32 = 5;
 /// How much of an error answer is read to find a provider's rate-limit signal in its body, and
 /// the largest declared answer read whole rather than streamed.
 const SMALL_ANSWER_BYTES: usize = 64 << 10;
