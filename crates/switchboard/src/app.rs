@@ -46,7 +46,7 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
     let store = Store::connect(&StoreOptions {
         url: url.to_owned(),
         max_connections: settings.database_max_connections,
-        acquire_timeout: Duration::from_secs(10),
+        acquire_timeout: settings.database_wait,
     })
     .await
     .map_err(|source| StartError::Database { url: redact_url(url), source })?;

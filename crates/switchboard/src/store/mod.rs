@@ -148,6 +148,10 @@ impl Store {
                 .max_connections(size)
                 .acquire_timeout(options.acquire_timeout)
                 .test_before_acquire(backend == Backend::Postgres)
+                // A COMMIT that fails (disk full, file read-only) can leave the driver counting an
+                // open transaction that the database already rolled back, and every later BEGIN on
+                // that connection would fail: such a connection is closed, not handed out again.
+                .before_acquire(|conn, _meta| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {

@@ -12,6 +12,7 @@ pub mod db;
 pub mod fakes;
 pub mod google;
 pub mod idp;
+pub mod link;
 pub mod peers;
 pub mod process;
 pub mod receiver;
