@@ -13,6 +13,7 @@ pub mod ids;
 pub mod net;
 pub mod proxy;
 pub mod random;
+pub mod request;
 pub mod resources;
 pub mod time;
 pub mod token;

@@ -200,4 +200,35 @@ proptest! {
             }
         }
     }
+
+    /// The request extractors' pure parts: a bearer token is a trimmed, non-empty part of the
+    /// header; a cookie's value is one of the pairs given; the body's shape agrees with a JSON parser.
+    #[test]
+    fn request_input_is_read_as_the_extractors_promise(
+        header in any::<String>(),
+        token in "[!-~]{1,40}",
+        cookies in proptest::collection::vec(("[a-z_]{1,8}", "[!-:<-~]{0,12}"), 0..6),
+        body in prop_oneof![any::<String>().prop_map(String::into_bytes), proptest::collection::vec(any::<u8>(), 0..64)],
+    ) {
+        use switchboard_core::request::{BodyShape, bearer_token, body_shape, cookie, is_json_media_type};
+        if let Some(t) = bearer_token(&header) {
+            prop_assert!(!t.is_empty() && t == t.trim() && header.contains(t));
+        }
+        let presented = format!("Bearer {token}");
+        prop_assert_eq!(bearer_token(&presented), Some(token.as_str()));
+        let joined = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        for (name, _) in &cookies {
+            let want = cookies.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str());
+            prop_assert_eq!(cookie([joined.as_str()], name), want);
+        }
+        prop_assert_eq!(is_json_media_type(&header), is_json_media_type(&header.to_ascii_uppercase()));
+        let parsed = serde_json::from_slice::<Value>(&body);
+        match body_shape(&body) {
+            BodyShape::Empty => prop_assert!(body.trim_ascii().is_empty()),
+            BodyShape::Null => prop_assert_eq!(parsed.ok(), Some(Value::Null)),
+            BodyShape::Object => prop_assert!(parsed.map_or(true, |v| v.is_object())),
+            BodyShape::NotAnObject => prop_assert!(parsed.is_ok_and(|v| !v.is_object() && !v.is_null())),
+            BodyShape::NotJson => prop_assert!(parsed.is_err()),
+        }
+    }
 }

@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use switchboard_core::request::{BodyShape, body_shape};
 
 use super::AppState;
 use super::error::ApiError;
@@ -55,10 +56,7 @@ impl FromRequestParts<AppState> for Auth {
         };
         let value =
             header.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not readable text"))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
+        let token = switchboard_core::request::bearer_token(value)
             .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be \"Bearer <token>\""))?;
         let principal = state.services.authenticate(token).await?;
         limit(state, &principal, token)?;
@@ -102,15 +100,8 @@ pub fn browser_cookie_name(settings: &crate::config::Settings) -> String {
 /// The value of the cookie `name` of a request, if it has one.
 #[must_use]
 pub fn browser_cookie_named(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name && !v.is_empty()).then(|| v.to_owned())
-        })
+    let values = headers.get_all(axum::http::header::COOKIE).iter().filter_map(|h| h.to_str().ok());
+    switchboard_core::request::cookie(values, name).map(str::to_owned)
 }
 
 /// The integrations page's cookie of a request.
@@ -145,8 +136,7 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let no_type = !req.headers().contains_key(axum::http::header::CONTENT_TYPE);
         let body = read_body(req, state).await?;
-        let text = body.trim_ascii();
-        if text.is_empty() || text == b"null" {
+        if matches!(body_shape(&body), BodyShape::Empty | BodyShape::Null) {
             return Ok(Self(T::default()));
         }
         if no_type {
@@ -162,10 +152,7 @@ async fn json_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, 
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| {
-            m.type_() == "application" && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
-        });
+        .is_some_and(switchboard_core::request::is_json_media_type);
     if !is_json {
         return Err(unsupported_media_type());
     }
@@ -185,12 +172,12 @@ async fn read_body(req: Request, state: &AppState) -> Result<axum::body::Bytes, 
 /// Reads `body` as `T`, which takes a JSON object: an array, which serde would read field by
 /// field, or any other value is refused.
 fn parse_object<T: DeserializeOwned>(body: &[u8], state: &AppState) -> Result<T, ApiError> {
-    match body.trim_ascii_start().first() {
-        Some(b'{') => {}
-        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
-            return Err(ApiError::bad_request("the body is not valid JSON; send a JSON object"));
+    match body_shape(body) {
+        BodyShape::Object => {}
+        BodyShape::NotJson => return Err(ApiError::bad_request("the body is not valid JSON; send a JSON object")),
+        BodyShape::Empty | BodyShape::Null | BodyShape::NotAnObject => {
+            return Err(ApiError::bad_request("the body must be a JSON object ({…})"));
         }
-        _ => return Err(ApiError::bad_request("the body must be a JSON object ({…})")),
     }
     axum::Json::<T>::from_bytes(body)
         .map(|axum::Json(v)| v)

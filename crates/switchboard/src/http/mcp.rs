@@ -140,10 +140,7 @@ async fn authenticate(services: &Services, headers: &HeaderMap) -> Result<Caller
         })?
         .to_str()
         .map_err(|_| ApiError::unauthenticated("the Authorization header is not readable text"))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
+    let token = switchboard_core::request::bearer_token(value)
         .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be \"Bearer <token>\""))?;
     let principal = services.authenticate(token).await?;
     if !matches!(principal, Principal::Session { .. }) {

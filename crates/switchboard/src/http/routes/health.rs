@@ -58,7 +58,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(switchboard_core::request::bearer_token)
             .unwrap_or_default();
         match state.services.authenticate(token).await {
             Ok(p) if p.require_secret_key("reading metrics").is_ok() => {}

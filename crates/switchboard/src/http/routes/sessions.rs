@@ -47,8 +47,7 @@ async fn create_connect_link(
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
+        .and_then(switchboard_core::request::bearer_token)
         .unwrap_or_default();
     let link = state.services.connect_link_for_token(token, b.provider.as_deref()).await?;
     Ok((
