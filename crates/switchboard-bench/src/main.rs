@@ -23,7 +23,7 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "switchboard-bench", about = "Load scenarios against a Switchboard server (loopback only)")]
 struct Args {
-    /// Scenario: healthz, integration-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle,
+    /// Scenario: healthz, integration-read, connection-read, credentials-read, webhooks-in, deliveries, refresher-due, refresher-idle,
     /// listing-cached, resolve-cached, listing-cold, listing-memory, proxy, proxy-stream, action-run,
     /// ui-marketplace, ui-provider, ui-weight, ui-first-render, ai-context, mcp-tools.
     scenario: String,

@@ -154,6 +154,11 @@ pub(crate) async fn prepare(
             }
             Ok(make(paths))
         }
+        // A connection's metadata, as a workflow step checks it: secret key and connection row.
+        "connection-read" => {
+            let ids = seed_connections(client, base, key, rows).await?;
+            Ok(make(ids.into_iter().map(|id| format!("/v1/connections/{id}")).collect()))
+        }
         // A workflow's credential fetch: secret key, connection row, vault open, audit entry.
         "credentials-read" => {
             let ids = seed_connections(client, base, key, rows).await?;
@@ -184,7 +189,7 @@ pub(crate) async fn prepare(
             Ok(s)
         }
         other => bail!(
-            "unknown scenario {other:?}; known: healthz, integration-read, credentials-read, webhooks-in, deliveries"
+            "unknown scenario {other:?}; known: healthz, integration-read, connection-read, credentials-read, webhooks-in, deliveries"
         ),
     }
 }

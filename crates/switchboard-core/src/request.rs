@@ -54,7 +54,12 @@ pub fn body_shape(body: &[u8]) -> BodyShape {
         None => BodyShape::Empty,
         Some(b'{') => BodyShape::Object,
         Some(_) if text == b"null" => BodyShape::Null,
-        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok() => BodyShape::NotAnObject,
+        // JSON is UTF-8, which skipping over a string's contents alone does not check.
+        Some(_)
+            if std::str::from_utf8(text).is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok()) =>
+        {
+            BodyShape::NotAnObject
+        }
         Some(_) => BodyShape::NotJson,
     }
 }
@@ -81,5 +86,7 @@ mod tests {
         assert_eq!(body_shape(b"{\"a\":1}"), BodyShape::Object);
         assert_eq!(body_shape(b"[null, null]"), BodyShape::NotAnObject);
         assert_eq!(body_shape(b"nul"), BodyShape::NotJson);
+        // Found by the request_input fuzz target: a string holding a byte that is not UTF-8.
+        assert_eq!(body_shape(b"\"\x8a\""), BodyShape::NotJson);
     }
 }
