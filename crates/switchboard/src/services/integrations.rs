@@ -86,6 +86,7 @@ impl Services {
             updated_at: now,
         };
         self.store.insert_integration(&rec).await?;
+        self.integration_records.forget(&rec.id);
         self.audit_integration(actor, "integration.create", &rec).await?;
         to_integration(rec)
     }
@@ -159,6 +160,7 @@ impl Services {
         }
         let secret_changed = patch.client_secret.is_some();
         let rec = self.store.update_integration(&existing.id, patch, self.clock.now().millis()).await?;
+        self.integration_records.forget(&rec.id);
         self.audit(
             actor,
             AuditEvent {
@@ -184,7 +186,9 @@ impl Services {
                 rec.id
             )));
         }
-        self.store.delete_integration(&rec.id).await.map_err(|e| match e {
+        let deleted = self.store.delete_integration(&rec.id).await;
+        self.integration_records.forget(&rec.id);
+        deleted.map_err(|e| match e {
             StoreError::NotFound => ServiceError::not_found(format!("integration {id:?} not found")),
             other => other.into(),
         })?;
@@ -200,7 +204,19 @@ impl Services {
         Ok(Some(SecretString::from(text)))
     }
 
+    /// An integration's row, from memory when it was read within SWITCHBOARD_ACCESS_CACHE_MS: a
+    /// change made here is seen at once, one made on another instance within that time.
     pub async fn integration_record(&self, id: &str) -> ServiceResult<IntegrationRecord> {
+        let now = self.clock.now().millis();
+        if let Some(rec) = self.integration_records.get(id, now) {
+            return Ok(rec);
+        }
+        let rec = self.integration_record_stored(id).await?;
+        self.integration_records.put(id, rec.clone(), now, None);
+        Ok(rec)
+    }
+
+    async fn integration_record_stored(&self, id: &str) -> ServiceResult<IntegrationRecord> {
         self.store.integration(id).await?.ok_or_else(|| {
             ServiceError::not_found(format!(
                 "integration {:?} not found",

@@ -61,6 +61,8 @@ pub struct Services {
     pub connection_gates: Arc<access_cache::RecentlyChecked<access_cache::ConnectionGate>>,
     /// Connection rows (credentials sealed) read within the access cache time.
     pub connection_records: Arc<access_cache::RecentlyChecked<crate::store::ConnectionRecord>>,
+    /// Integration rows (client secrets sealed) read within the access cache time.
+    pub integration_records: Arc<access_cache::RecentlyChecked<crate::store::IntegrationRecord>>,
     /// Each principal's MCP tools, built within the access cache time.
     pub mcp_catalogues: Arc<access_cache::RecentlyChecked<Arc<ai::mcp::Catalogue>>>,
 }
@@ -104,6 +106,7 @@ impl Services {
             checked_tokens: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             connection_gates: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             connection_records: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
+            integration_records: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             mcp_catalogues: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
             store,

@@ -249,3 +249,53 @@ async fn an_instance_killed_mid_cycle_leaves_its_work_to_the_others() {
         assert!(s.sigterm().success());
     }
 }
+
+/// What each instance keeps in memory for SWITCHBOARD_ACCESS_CACHE_MS (checked keys, connections'
+/// access rules, integration rows): a change is seen at once on the instance that made it, and on
+/// another instance within that time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_and_deleted_rows_are_seen_at_once_here_and_within_the_cache_time_elsewhere() {
+    const CACHE_MS: u64 = 400;
+    let cache = CACHE_MS.to_string();
+    let a =
+        crate::support::spawn_app_with(TestDb::sqlite().await, &[("access_cache_ms", &cache), ("jobs", "false")]).await;
+    let b = a.another_instance(&[("access_cache_ms", &cache), ("jobs", "false")]).await;
+    let made = a.create_integration("cached-app", "github", "s3cret-value").await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let conn = a
+        .connect(json!({"provider": "custom-api-key", "credentials": {"base_url": "https://api.example.com", "api_key": "cached-0123456789"}}))
+        .await;
+    let (_, key) = a.services.create_api_key(&switchboard::services::Principal::Operator, "doomed").await.unwrap();
+    let key = key.expose().to_owned();
+    // Both instances have read all three, so each holds them in memory.
+    for app in [&a, &b] {
+        assert_eq!(app.get("/v1/integrations/cached-app").await.status, 200);
+        assert_eq!(app.get(&format!("/v1/connections/{conn}")).await.status, 200);
+        assert_eq!(app.call(reqwest::Method::GET, "/v1/integrations", &key, None).await.status, 200);
+    }
+
+    let deleted = a.delete("/v1/integrations/cached-app").await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(a.delete(&format!("/v1/connections/{conn}")).await.status, 204);
+    a.services.revoke_api_key(&switchboard::services::Principal::Operator, "doomed").await.unwrap();
+    let changed = std::time::Instant::now();
+    // Here: at once.
+    assert_eq!(a.get("/v1/integrations/cached-app").await.status, 404);
+    assert_eq!(a.get(&format!("/v1/connections/{conn}")).await.status, 404);
+    assert_eq!(a.call(reqwest::Method::GET, "/v1/integrations", &key, None).await.status, 401);
+    // On the other instance: within the cache time (and a little for the requests themselves).
+    let bound = Duration::from_millis(CACHE_MS + 300);
+    loop {
+        let seen = (
+            b.get("/v1/integrations/cached-app").await.status,
+            b.get(&format!("/v1/connections/{conn}")).await.status,
+            b.call(reqwest::Method::GET, "/v1/integrations", &key, None).await.status,
+        );
+        if seen == (404, 404, 401) {
+            break;
+        }
+        assert!(changed.elapsed() < bound, "after {:?} the other instance still answers {seen:?}", changed.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("the other instance saw all three changes {} ms after them", changed.elapsed().as_millis());
+}
