@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(is_json_media_type(&header), is_json_media_type(&header.to_ascii_lowercase()));
     let parsed = serde_json::from_slice::<serde_json::Value>(body);
     match body_shape(body) {
-        BodyShape::Empty => assert!(body.trim_ascii().is_empty()),
+        BodyShape::Empty => assert!(body.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))),
         BodyShape::Null => assert_eq!(parsed.ok(), Some(serde_json::Value::Null)),
         BodyShape::Object => assert!(parsed.map_or(true, |v| v.is_object())),
         BodyShape::NotAnObject => assert!(parsed.is_ok_and(|v| !v.is_object() && !v.is_null())),

@@ -49,7 +49,11 @@ pub enum BodyShape {
 
 #[must_use]
 pub fn body_shape(body: &[u8]) -> BodyShape {
-    let text = body.trim_ascii();
+    // JSON's own whitespace only (RFC 8259): a form feed, which ASCII counts, is not JSON.
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = body.iter().position(|b| !is_space(b)).unwrap_or(body.len());
+    let end = body.iter().rposition(|b| !is_space(b)).map_or(start, |i| i + 1);
+    let text = &body[start..end];
     match text.first() {
         None => BodyShape::Empty,
         Some(b'{') => BodyShape::Object,
@@ -88,5 +92,8 @@ mod tests {
         assert_eq!(body_shape(b"nul"), BodyShape::NotJson);
         // Found by the request_input fuzz target: a string holding a byte that is not UTF-8.
         assert_eq!(body_shape(b"\"\x8a\""), BodyShape::NotJson);
+        // And a number between form feeds, which are ASCII whitespace but not JSON's.
+        assert_eq!(body_shape(b"\n\x0c\x0c 55555\x0c\x0c"), BodyShape::NotJson);
+        assert_eq!(body_shape(b"\x0c"), BodyShape::NotJson);
     }
 }

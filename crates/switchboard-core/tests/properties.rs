@@ -224,7 +224,7 @@ proptest! {
         prop_assert_eq!(is_json_media_type(&header), is_json_media_type(&header.to_ascii_uppercase()));
         let parsed = serde_json::from_slice::<Value>(&body);
         match body_shape(&body) {
-            BodyShape::Empty => prop_assert!(body.trim_ascii().is_empty()),
+            BodyShape::Empty => prop_assert!(body.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))),
             BodyShape::Null => prop_assert_eq!(parsed.ok(), Some(Value::Null)),
             BodyShape::Object => prop_assert!(parsed.map_or(true, |v| v.is_object())),
             BodyShape::NotAnObject => prop_assert!(parsed.is_ok_and(|v| !v.is_object() && !v.is_null())),
