@@ -164,6 +164,7 @@ async fn sync_round(services: &Services) {
             if let Err(e) = services.store.store_sync(&rec.id, &services.instance_id, account.as_ref(), next, now.millis()).await {
                 tracing::warn!(connection = %rec.id, error = %e, "could not record a metadata sync");
             }
+            services.connection_records.forget(&rec.id);
         })
         .await;
 }

@@ -388,8 +388,19 @@ impl Services {
         Ok(rec)
     }
 
+    /// A connection's metadata, from memory when its row was read within SWITCHBOARD_ACCESS_CACHE_MS
+    /// (every change this instance makes drops the row at once; another instance's is seen within
+    /// that time), checked against the same access rules as the store's read.
     pub async fn get_connection(&self, actor: &Principal, id: &str) -> ServiceResult<Connection> {
-        Connection::try_from(&self.visible_connection(actor, id).await?)
+        let now = self.clock.now().millis();
+        if let Some(rec) = self.connection_records.get(id, now)
+            && crate::services::access_cache::ConnectionGate::from(&rec).admits(actor)
+        {
+            return Connection::try_from(&rec);
+        }
+        let rec = self.visible_connection(actor, id).await?;
+        self.connection_records.put(id, rec.clone(), now, None);
+        Connection::try_from(&rec)
     }
 
     pub async fn list_connections(
