@@ -28,22 +28,7 @@ pub struct AuditFilter {
 
 impl Store {
     pub async fn insert_audit(&self, rec: &NewAudit) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (id, at, org, actor, action, target_kind, target_id, outcome, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&rec.id)
-        .bind(rec.at)
-        .bind(rec.org.clone())
-        .bind(&rec.actor)
-        .bind(&rec.action)
-        .bind(&rec.target_kind)
-        .bind(&rec.target_id)
-        .bind(&rec.outcome)
-        .bind(&rec.detail)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        self.insert_audit_batch(&[rec]).await
     }
 
     /// Inserts several entries in one statement (one commit, one fsync, and one trip to the

@@ -392,15 +392,20 @@ impl Services {
     /// (every change this instance makes drops the row at once; another instance's is seen within
     /// that time), checked against the same access rules as the store's read.
     pub async fn get_connection(&self, actor: &Principal, id: &str) -> ServiceResult<Connection> {
+        Connection::try_from(&self.recently_visible_connection(actor, id).await?)
+    }
+
+    /// [`Self::visible_connection`], from the row read within the access cache time when there is one.
+    async fn recently_visible_connection(&self, actor: &Principal, id: &str) -> ServiceResult<ConnectionRecord> {
         let now = self.clock.now().millis();
         if let Some(rec) = self.connection_records.get(id, now)
             && crate::services::access_cache::ConnectionGate::from(&rec).admits(actor)
         {
-            return Connection::try_from(&rec);
+            return Ok(rec);
         }
         let rec = self.visible_connection(actor, id).await?;
         self.connection_records.put(id, rec.clone(), now, None);
-        Connection::try_from(&rec)
+        Ok(rec)
     }
 
     pub async fn list_connections(
@@ -590,7 +595,13 @@ impl Services {
     /// Fresh credentials for a workflow. Secret keys only; every read is audited.
     pub async fn connection_credentials(&self, actor: &Principal, id: &str) -> ServiceResult<CredentialsOut> {
         actor.require_secret_key("reading credentials").map_err(|e| access(e, "connection"))?;
-        let rec = self.visible_connection(actor, id).await?;
+        // Fields a user entered change only through this API (dropping the cached row here at once,
+        // elsewhere within the access cache time, as for a provider call); tokens are always read
+        // afresh, as another instance may have just refreshed them.
+        let mut rec = self.recently_visible_connection(actor, id).await?;
+        if rec.auth_mode == "oauth2" {
+            rec = self.visible_connection(actor, id).await?;
+        }
         let provider = self.provider(&rec.provider)?;
         if rec.auth_mode == "oauth2" {
             let (fresh, tokens) = self.oauth_credentials(rec).await?;
