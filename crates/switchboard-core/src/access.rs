@@ -21,8 +21,11 @@ impl Role {
         }
     }
 
+    /// Every role's name.
+    pub const NAMES: [&'static str; 2] = [Self::Admin.as_str(), Self::Member.as_str()];
+
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
             Self::Member => "member",

@@ -587,8 +587,19 @@ impl CredentialMode {
     pub const ALL: [CredentialMode; 6] =
         [Self::ApiKey, Self::Basic, Self::BotToken, Self::ServiceAccount, Self::Smtp, Self::Webhook];
 
+    /// The modes' names, in [`Self::ALL`]'s order.
+    pub const NAMES: [&'static str; 6] = {
+        let mut names = [""; 6];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::ApiKey => "api_key",
             Self::Basic => "basic",

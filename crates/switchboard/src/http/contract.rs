@@ -125,18 +125,15 @@ enum Rule {
     Items(usize),
 }
 
-/// The credential modes a connection can be created with (OAuth connections come from the flow).
-const CREDENTIAL_MODES: &[&str] = &["api_key", "basic", "bot_token", "service_account", "smtp", "webhook"];
-
 /// Body fields: (component, field, rule).
 const BODY_RULES: &[(&str, &str, Rule)] = &[
-    ("CreateSession", "role", Rule::OneOf(&["admin", "member"])),
+    ("CreateSession", "role", Rule::OneOf(&switchboard_core::access::Role::NAMES)),
     ("CreateSession", "locale", Rule::OneOf(crate::services::auth::LOCALES)),
     ("CreateSession", "ttl_s", Rule::AtLeast(60)),
     ("CreateSession", "providers", Rule::Items(500)),
     ("CreateConnection", "label", Rule::Label(200)),
-    ("CreateConnection", "auth_mode", Rule::OneOf(CREDENTIAL_MODES)),
-    ("TestCredentials", "auth_mode", Rule::OneOf(CREDENTIAL_MODES)),
+    ("CreateConnection", "auth_mode", Rule::OneOf(&switchboard_core::catalog::CredentialMode::NAMES)),
+    ("TestCredentials", "auth_mode", Rule::OneOf(&switchboard_core::catalog::CredentialMode::NAMES)),
     ("UpdateConnection", "label", Rule::Label(200)),
     ("StartBody", "label", Rule::Label(200)),
     ("CreateEndpoint", "scheme", Rule::OneOf(&["shared-secret", "hmac-sha256", "standard-webhooks"])),
@@ -166,6 +163,7 @@ fn apply(rule: &Rule, o: &mut Object) {
             o.pattern = Some(r"\S".to_owned());
         }
         Rule::AtLeast(min) => o.minimum = Some((*min).into()),
+        // A list's rule applies to the array schema, in `document_constraints`.
         Rule::Items(_) => {}
     }
 }
