@@ -15,7 +15,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("listen", "address to listen on, host:port (default 127.0.0.1:8080)"),
     ("database_url", "sqlite://PATH (default sqlite://switchboard.db) or postgres://…"),
     ("database_max_connections", "pool size (default 16 on PostgreSQL, 8 on SQLite)"),
-    ("database_wait_ms", "how long a request waits for a database connection before answering 503 (default 3000)"),
+    ("database_wait_ms", "how long a request waits for a database connection before answering 503 (default 10000)"),
     ("master_key", "the vault's master key, base64 of 32 bytes"),
     ("master_key_file", "a file holding the master key"),
     ("previous_master_key", "an older master key still accepted while `rotate-key` runs"),
@@ -338,7 +338,7 @@ impl Settings {
             database_wait: Duration::from_millis(parse_number(
                 get("database_wait_ms"),
                 "database_wait_ms",
-                3000,
+                10_000,
                 100,
                 60_000,
             )?),
