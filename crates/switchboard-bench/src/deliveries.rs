@@ -89,9 +89,24 @@ pub(crate) async fn run(database: &str, rows: usize) -> anyhow::Result<()> {
 
     s.restart(&[("SWITCHBOARD_JOBS", "true".into())]).await?;
     let cpu0 = s.cpu_seconds();
-    let secs = server::wait_for_count(&received, rows, "delivered").await?;
+    let started = Instant::now();
+    let at_peer = server::wait_for_count(&received, rows, "delivered").await?;
+    // A delivery counts once its attempt is on record, not when the subscriber saw it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let recorded =
+            server::count_listed(&client, &s, "/v1/deliveries", &[("status", "succeeded")], |_| true).await?;
+        if recorded >= rows {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the subscriber received {rows} deliveries but only {recorded} were recorded as succeeded");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
     println!(
-        "deliveries: {rows} delivered in {secs:.2} s → {:.0} deliveries/s (server CPU {:.1} s, RSS {:.1} MiB)",
+        "deliveries: {rows} delivered and recorded in {secs:.2} s (the subscriber had all after {at_peer:.2} s) → {:.0} deliveries/s (server CPU {:.1} s, RSS {:.1} MiB)",
         rows as f64 / secs,
         s.cpu_seconds() - cpu0,
         s.rss_mib()

@@ -206,6 +206,37 @@ pub(crate) async fn wait_for_count(
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// How many items of a paged API list (`items`, `next_cursor`) pass `keep`, by the API's own
+/// account of them: a figure counts work once it is stored, not when a peer saw it.
+pub(crate) async fn count_listed(
+    client: &reqwest::Client,
+    server: &Spawned,
+    path: &str,
+    filter: &[(&str, &str)],
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> anyhow::Result<usize> {
+    let mut kept = 0;
+    let mut cursor: Option<String> = None;
+    for _ in 0..100_000 {
+        let mut req = client
+            .get(format!("{}{path}", server.base))
+            .bearer_auth(&server.key)
+            .query(&[("limit", "500")])
+            .query(filter);
+        if let Some(c) = &cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        let page: serde_json::Value = req.send().await?.error_for_status()?.json().await?;
+        let items = page["items"].as_array().with_context(|| format!("GET {path}: a page without items"))?;
+        kept += items.iter().filter(|item| keep(item)).count();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(kept),
+        }
+    }
+    bail!("GET {path}: the list did not end")
+}
+
 /// A process's resident memory now, in KiB (0 if it cannot be read).
 pub(crate) fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

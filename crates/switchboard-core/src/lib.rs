@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod colour;
 pub mod ids;
 pub mod net;
+pub mod pattern;
 pub mod proxy;
 pub mod random;
 pub mod request;

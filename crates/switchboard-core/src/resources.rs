@@ -272,7 +272,7 @@ pub fn suggestions(items: &[Item], norm: &str, n: usize) -> Vec<Item> {
 #[must_use]
 pub fn id_from_url(kind: &ResourceKind, text: &str) -> Option<String> {
     kind.url_patterns.iter().find_map(|p| {
-        let re = regex::Regex::new(p).ok()?;
+        let re = crate::pattern::compiled(p).ok()?;
         re.captures(text.trim()).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned())
     })
 }

@@ -16,7 +16,7 @@ use crate::services::Services;
 /// Connections claimed per round.
 const BATCH: i64 = 64;
 /// Refreshes in flight at once in one instance.
-const CONCURRENCY: usize = 8;
+const CONCURRENCY: usize = 32;
 
 /// Starts every background job; each stops when `stop` is cancelled.
 pub fn spawn_all(services: &Services, stop: CancellationToken) -> Vec<JoinHandle<()>> {
@@ -170,9 +170,9 @@ async fn sync_round(services: &Services) {
 }
 
 /// Deliveries in flight at once in one instance.
-const DELIVERY_CONCURRENCY: usize = 16;
+const DELIVERY_CONCURRENCY: usize = 64;
 /// Free slots worth a claim while attempts are still running.
-const REFILL_AT: usize = 4;
+const REFILL_AT: usize = 16;
 
 /// Sends due deliveries as a pipeline: whenever a slot is free (an attempt ended, new
 /// deliveries were stored, or the one-second tick for retries) it claims as many as
@@ -223,11 +223,22 @@ pub async fn start_due_deliveries(services: &Services, slots: &Arc<Semaphore>, r
             }
         };
         let n = claimed.len();
-        for d in claimed {
+        if n == 0 {
+            break;
+        }
+        let prepared = match services.prepare_deliveries(claimed).await {
+            Ok(p) => p,
+            Err(e) => {
+                // The claims lapse on their own and the deliveries are tried again then.
+                tracing::warn!(error = %e, "could not read the claimed deliveries' subscriptions and events");
+                break;
+            }
+        };
+        for d in prepared {
             let Ok(permit) = slots.clone().try_acquire_owned() else { break };
             let services = services.clone();
             running.spawn(async move {
-                let id = d.id.clone();
+                let id = d.delivery.id.clone();
                 if let Err(e) = services.attempt_delivery(d).await {
                     tracing::warn!(delivery = %id, error = %e, "a delivery attempt could not be made");
                 }

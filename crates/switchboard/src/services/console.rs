@@ -16,6 +16,11 @@ use crate::store::{
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// The first millisecond of the hour `now` is in: the console counts refreshes per hour.
+pub(crate) fn hour_of(now: Timestamp) -> i64 {
+    now.millis() - now.millis().rem_euclid(HOUR_MS)
+}
+
 /// Refused webhook requests per endpoint on this instance since it started.
 #[derive(Debug, Default)]
 pub struct RefusedWebhooks {
@@ -96,7 +101,7 @@ fn bars(buckets: &[crate::store::RefreshBucket], now: i64, width_ms: i64, n: i64
 impl Services {
     /// Counts a refresh for the console's charts; a failure to count is logged, never the refresh's.
     pub(crate) async fn count_refresh(&self, provider: &str, outcome: &str, now: Timestamp) {
-        let hour = now.millis() - now.millis().rem_euclid(HOUR_MS);
+        let hour = hour_of(now);
         if let Err(e) = self.store.count_refresh(hour, provider, outcome).await {
             tracing::warn!(error = %e, "could not count a refresh for the console");
         }

@@ -43,9 +43,11 @@ pub struct Services {
     pub token_cache: Arc<credentials::connections::TokenCache>,
     pub audit_writer: audit::AuditWriter,
     pub refresh_locks: Arc<oauth::lifecycle::RefreshLocks>,
+    pub refresh_writer: oauth::lifecycle::RefreshWriter,
     /// Names this process in store leases.
     pub instance_id: String,
     pub event_writer: webhooks::events::EventWriter,
+    pub attempt_writer: webhooks::subscriptions::AttemptWriter,
     /// Wakes the delivery worker when new deliveries are stored.
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
     pub endpoint_cache: Arc<webhooks::endpoints::EndpointCache>,
@@ -93,6 +95,7 @@ impl Services {
         let metrics = Arc::new(Metrics::new());
         Ok(Self {
             event_writer: webhooks::events::EventWriter::spawn(store.clone(), delivery_wakeup.clone()),
+            attempt_writer: webhooks::subscriptions::AttemptWriter::spawn(store.clone()),
             delivery_wakeup,
             endpoint_cache: Arc::new(webhooks::endpoints::EndpointCache::default()),
             refused_webhooks: Arc::new(console::RefusedWebhooks::default()),
@@ -109,6 +112,7 @@ impl Services {
             integration_records: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             mcp_catalogues: Arc::new(access_cache::RecentlyChecked::new(settings.access_cache_ms)),
             audit_writer: audit::AuditWriter::spawn(store.clone()),
+            refresh_writer: oauth::lifecycle::RefreshWriter::spawn(store.clone()),
             store,
             vault: Arc::new(vault),
             catalog: Arc::new(catalog),

@@ -16,6 +16,30 @@ pub struct RefreshedTokens<'a> {
     pub now: i64,
 }
 
+/// A successful refresh to store with others in one transaction
+/// ([`Store::store_refreshed_batch`]).
+#[derive(Debug)]
+pub struct RefreshToStore {
+    pub id: String,
+    /// The instance that holds the lease.
+    pub owner: String,
+    pub credentials: Vec<u8>,
+    pub expires_at: Option<i64>,
+    pub refresh_at: Option<i64>,
+    /// JSON array, when the provider reported the granted scopes.
+    pub scopes: Option<String>,
+    pub now: i64,
+    /// The console's hourly refresh count this one adds to (the hour's first millisecond).
+    pub hour: i64,
+    pub provider: String,
+}
+
+/// New tokens in, the lease released, only while the lease is still held.
+const STORE_REFRESHED: &str = "UPDATE connections SET credentials = $1, expires_at = $2, refresh_at = $3, \
+    scopes = COALESCE($4, scopes), status = 'connected', failure_count = 0, last_error = NULL, \
+    last_refreshed_at = $5, updated_at = $5, lease_owner = NULL, lease_until = NULL \
+    WHERE id = $6 AND lease_owner = $7";
+
 /// The outcome of a failed refresh.
 #[derive(Debug)]
 pub struct RefreshFailure<'a> {
@@ -104,22 +128,55 @@ impl Store {
     /// Stores refreshed tokens and releases the lease, in one statement — only
     /// while `owner` still holds it. `false` when the lease was lost.
     pub async fn store_refreshed(&self, id: &str, owner: &str, t: &RefreshedTokens<'_>) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE connections SET credentials = $1, expires_at = $2, refresh_at = $3, scopes = COALESCE($4, scopes), \
-               status = 'connected', failure_count = 0, last_error = NULL, last_refreshed_at = $5, updated_at = $5, \
-               lease_owner = NULL, lease_until = NULL \
-             WHERE id = $6 AND lease_owner = $7",
-        )
-        .bind(t.credentials)
-        .bind(t.expires_at)
-        .bind(t.refresh_at)
-        .bind(t.scopes)
-        .bind(t.now)
-        .bind(id)
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(STORE_REFRESHED)
+            .bind(t.credentials)
+            .bind(t.expires_at)
+            .bind(t.refresh_at)
+            .bind(t.scopes)
+            .bind(t.now)
+            .bind(id)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores several refreshes' tokens and counts them for the console in one transaction
+    /// (one commit and one fsync for the lot); whether each was stored, in order. Each is
+    /// stored only while its `owner` still holds the lease, as [`Self::store_refreshed`].
+    pub async fn store_refreshed_batch(&self, items: &[RefreshToStore]) -> StoreResult<Vec<bool>> {
+        let mut tx = self.begin_write().await?;
+        let mut stored = Vec::with_capacity(items.len());
+        for t in items {
+            let done = sqlx::query(STORE_REFRESHED)
+                .bind(t.credentials.as_slice())
+                .bind(t.expires_at)
+                .bind(t.refresh_at)
+                .bind(t.scopes.as_deref())
+                .bind(t.now)
+                .bind(t.id.as_str())
+                .bind(t.owner.as_str())
+                .execute(&mut *tx)
+                .await?;
+            stored.push(done.rows_affected() == 1);
+        }
+        let mut counts: std::collections::BTreeMap<(i64, &str), i64> = std::collections::BTreeMap::new();
+        for t in items {
+            *counts.entry((t.hour, t.provider.as_str())).or_default() += 1;
+        }
+        for ((hour, provider), n) in counts {
+            sqlx::query(
+                "INSERT INTO refresh_stats (hour, provider, outcome, count) VALUES ($1, $2, 'success', $3) \
+                 ON CONFLICT (hour, provider, outcome) DO UPDATE SET count = refresh_stats.count + $3",
+            )
+            .bind(hour)
+            .bind(provider)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(stored)
     }
 
     /// Records a failed refresh and releases the lease, only while `owner` holds it.

@@ -35,11 +35,11 @@ pub use console::{EndpointTraffic, RefreshBucket};
 pub use data_keys::DataKeyRecord;
 pub use handshakes::HandshakeRecord;
 pub use integrations::{IntegrationPatch, IntegrationRecord};
-pub use lifecycle::{RefreshFailure, RefreshedTokens};
+pub use lifecycle::{RefreshFailure, RefreshToStore, RefreshedTokens};
 pub use sessions::SessionRecord;
 pub use webhooks::{
-    AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointRecord, EventFilter, EventRecord,
-    EventSummary, NewEvent, SubscriptionRecord,
+    AttemptOutcome, AttemptRecord, AttemptToRecord, DeliveryFilter, DeliveryRecord, EndpointRecord, EventFilter,
+    EventRecord, EventSummary, NewEvent, SubscriptionRecord,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

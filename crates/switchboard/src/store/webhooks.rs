@@ -121,13 +121,24 @@ pub struct EventSummary {
 
 /// The outcome of one delivery attempt.
 #[derive(Debug)]
-pub struct AttemptOutcome<'a> {
-    pub status: &'a str,
+pub struct AttemptOutcome {
+    pub status: &'static str,
     pub next_attempt_at: Option<i64>,
     pub status_code: Option<i32>,
     pub latency_ms: i32,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     pub now: i64,
+}
+
+/// One attempt to record with others in one transaction ([`Store::record_attempts`]).
+#[derive(Debug)]
+pub struct AttemptToRecord {
+    pub delivery_id: String,
+    /// The attempts made before this one.
+    pub attempts_before: i32,
+    /// The instance that holds the delivery's lease.
+    pub owner: String,
+    pub outcome: AttemptOutcome,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -335,6 +346,22 @@ impl Store {
         .await?)
     }
 
+    /// The events with these ids, in no particular order (ids that name none are left out):
+    /// one query for a batch of claimed deliveries rather than one each.
+    pub async fn events_by_id(&self, ids: &[&str]) -> StoreResult<Vec<EventRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT} FROM events WHERE id IN ({})",
+            placeholders(ids.len())
+        )));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
     /// The id of the event stored under this deduplication key.
     pub async fn event_id_by_dedupe(&self, scope: &str, key: &str) -> StoreResult<Option<String>> {
         Ok(sqlx::query_scalar("SELECT id FROM events WHERE dedupe_scope = $1 AND dedupe_key = $2")
@@ -385,6 +412,21 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    /// The subscriptions with these ids, in no particular order (ids that name none are left out).
+    pub async fn subscriptions_by_id(&self, ids: &[&str]) -> StoreResult<Vec<SubscriptionRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIPTION} FROM subscriptions WHERE id IN ({})",
+            placeholders(ids.len())
+        )));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
     }
 
     pub async fn subscriptions(&self, page: &Page) -> StoreResult<Vec<SubscriptionRecord>> {
@@ -487,39 +529,57 @@ impl Store {
     }
 
     /// Records an attempt and its outcome, releasing the lease — only while `owner` holds it.
-    pub async fn record_attempt(&self, d: &DeliveryRecord, owner: &str, o: &AttemptOutcome<'_>) -> StoreResult<bool> {
+    pub async fn record_attempt(&self, d: &DeliveryRecord, owner: &str, o: AttemptOutcome) -> StoreResult<bool> {
+        let attempt = AttemptToRecord {
+            delivery_id: d.id.clone(),
+            attempts_before: d.attempts,
+            owner: owner.to_owned(),
+            outcome: o,
+        };
+        Ok(self.record_attempts(std::slice::from_ref(&attempt)).await?.first().copied().unwrap_or(false))
+    }
+
+    /// Records several attempts in one transaction (one commit and one fsync for the lot); for
+    /// each, in order, whether it was recorded: an attempt whose lease lapsed first is not.
+    pub async fn record_attempts(&self, attempts: &[AttemptToRecord]) -> StoreResult<Vec<bool>> {
         let mut tx = self.begin_write().await?;
-        let attempt = d.attempts + 1;
-        let done = sqlx::query(
-            "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_status = $4, last_error = $5, \
-               last_latency_ms = $6, updated_at = $7, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $8 AND lease_owner = $9",
-        )
-        .bind(o.status)
-        .bind(attempt)
-        .bind(o.next_attempt_at)
-        .bind(o.status_code)
-        .bind(o.error)
-        .bind(o.latency_ms)
-        .bind(o.now)
-        .bind(&d.id)
-        .bind(owner)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO delivery_attempts (delivery_id, attempt, at, status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&d.id)
+        let mut recorded = Vec::with_capacity(attempts.len());
+        for a in attempts {
+            let o = &a.outcome;
+            let attempt = a.attempts_before + 1;
+            let done = sqlx::query(
+                "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_status = $4, last_error = $5, \
+                   last_latency_ms = $6, updated_at = $7, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $8 AND lease_owner = $9",
+            )
+            .bind(o.status)
             .bind(attempt)
-            .bind(o.now)
+            .bind(o.next_attempt_at)
             .bind(o.status_code)
+            .bind(o.error.as_deref())
             .bind(o.latency_ms)
-            .bind(o.error)
+            .bind(o.now)
+            .bind(a.delivery_id.as_str())
+            .bind(a.owner.as_str())
             .execute(&mut *tx)
             .await?;
+            if done.rows_affected() == 0 {
+                recorded.push(false);
+                continue;
+            }
+            sqlx::query("INSERT INTO delivery_attempts (delivery_id, attempt, at, status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(a.delivery_id.as_str())
+                .bind(attempt)
+                .bind(o.now)
+                .bind(o.status_code)
+                .bind(o.latency_ms)
+                .bind(o.error.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            recorded.push(true);
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(recorded)
     }
 
     pub async fn deliveries(&self, f: &DeliveryFilter, page: &Page) -> StoreResult<Vec<DeliveryRecord>> {
@@ -587,4 +647,9 @@ async fn insert_delivery(tx: &mut sqlx::Transaction<'static, sqlx::Any>, d: &Del
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// `$1, $2, …, $n`: the bound list of an `IN (…)`.
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

@@ -192,7 +192,7 @@ fn check_value(provider: &Provider, f: &FieldSpec, value: &str, allow_plain_http
         return Err(field_error(provider, f, &format!("starts with {}", f.prefixes.join(" or "))));
     }
     if let Some(pattern) = &f.pattern {
-        let ok = regex::Regex::new(pattern).map(|re| re.is_match(value)).unwrap_or(false);
+        let ok = switchboard_core::pattern::is_match(pattern, value);
         if !ok {
             let hint = f
                 .example

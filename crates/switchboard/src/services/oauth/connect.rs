@@ -593,7 +593,7 @@ impl Services {
         let mut named_on_callback = false;
         for (name, cp) in &app.spec.callback_placeholders {
             let Some(given) = query.get(&cp.param) else { continue };
-            let value = regex::Regex::new(&cp.pattern)
+            let value = switchboard_core::pattern::compiled(&cp.pattern)
                 .ok()
                 .and_then(|re| re.captures(given).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned()))
                 .ok_or_else(|| {
@@ -858,7 +858,7 @@ pub(crate) fn check_placeholder(
     allow_private: bool,
 ) -> Result<(), String> {
     let help = || ph.help.clone().unwrap_or_else(|| ph.pattern.clone());
-    if !regex::Regex::new(&ph.pattern).is_ok_and(|re| re.is_match(value)) {
+    if !switchboard_core::pattern::is_match(&ph.pattern, value) {
         return Err(help());
     }
     if ph.format == Some(switchboard_core::catalog::PlaceholderFormat::Url) {

@@ -14,8 +14,9 @@ use switchboard_core::time::Timestamp;
 use super::protocol::{OAuthTokens, TokenError};
 use crate::services::audit::{AuditEvent, Outcome};
 use crate::services::credentials::connections::{Connection, status};
+use crate::services::group_commit::GroupCommit;
 use crate::services::{ServiceError, ServiceResult, Services};
-use crate::store::{ConnectionRecord, RefreshFailure, RefreshedTokens};
+use crate::store::{ConnectionRecord, RefreshFailure, RefreshToStore, Store};
 
 /// One async lock per connection being refreshed in this process.
 #[derive(Default)]
@@ -40,6 +41,28 @@ impl RefreshLocks {
         if map.get(id).is_some_and(|l| Arc::strong_count(l) == 1) {
             map.remove(id);
         }
+    }
+}
+
+/// Stores refreshed tokens with group commit: refreshes that finish while a batch is being
+/// committed share the next transaction (and its fsync), the console's counts with them. Each
+/// refresh still waits until its own tokens are durable.
+#[derive(Clone, Debug)]
+pub struct RefreshWriter(GroupCommit<RefreshToStore, bool>);
+
+impl RefreshWriter {
+    /// Starts the writer task; it ends when the last handle is dropped.
+    #[must_use]
+    pub fn spawn(store: Store) -> Self {
+        Self(GroupCommit::spawn("refresh", move |batch: Vec<RefreshToStore>| {
+            let store = store.clone();
+            async move { store.store_refreshed_batch(&batch).await }
+        }))
+    }
+
+    /// Whether the tokens were stored: false when the lease lapsed first.
+    pub async fn write(&self, refreshed: RefreshToStore) -> crate::store::StoreResult<bool> {
+        self.0.write(refreshed).await
     }
 }
 
@@ -115,7 +138,13 @@ impl Services {
             if let Some(claimed) =
                 self.store.claim_connection(id, &owner, now.plus(lease).millis(), now.millis()).await?
             {
-                return self.refresh_leased(claimed).await.map(|(rec, tokens)| (rec, tokens, true));
+                let tokens = self.refresh_leased(claimed).await?;
+                let updated = self
+                    .store
+                    .connection(id, None)
+                    .await?
+                    .ok_or_else(|| ServiceError::not_found(format!("connection {id:?} not found")))?;
+                return Ok((updated, tokens, true));
             }
             if Instant::now() > deadline {
                 return Err(ServiceError::Unavailable(format!(
@@ -128,7 +157,7 @@ impl Services {
     }
 
     /// Refreshes a connection whose lease this instance holds, and releases it.
-    pub(crate) async fn refresh_leased(&self, rec: ConnectionRecord) -> ServiceResult<(ConnectionRecord, OAuthTokens)> {
+    pub(crate) async fn refresh_leased(&self, rec: ConnectionRecord) -> ServiceResult<OAuthTokens> {
         let owner = self.instance_id.clone();
         let started = Instant::now();
         let result = self.refresh_at_provider(&rec).await;
@@ -140,27 +169,25 @@ impl Services {
                 let refresh_at = if tokens.refresh_token.is_some() { expires_at } else { None };
                 let scopes_json = scopes.map(|s| serde_json::to_string(&s).unwrap_or_else(|_| "[]".into()));
                 let stored = self
-                    .store
-                    .store_refreshed(
-                        &rec.id,
-                        &owner,
-                        &RefreshedTokens {
-                            credentials: &sealed,
-                            expires_at,
-                            refresh_at,
-                            scopes: scopes_json.as_deref(),
-                            now: now.millis(),
-                        },
-                    )
+                    .refresh_writer
+                    .write(RefreshToStore {
+                        id: rec.id.clone(),
+                        owner,
+                        credentials: sealed,
+                        expires_at,
+                        refresh_at,
+                        scopes: scopes_json,
+                        now: now.millis(),
+                        hour: crate::services::console::hour_of(now),
+                        provider: rec.provider.clone(),
+                    })
                     .await?;
                 if !stored {
                     tracing::warn!(connection = %rec.id, "the refresh lease lapsed before the new tokens were stored; they are handed out but not kept");
                 }
                 self.metrics.observe_refresh(&rec.provider, "success", elapsed);
-                self.count_refresh(&rec.provider, "success", now).await;
-                let updated = self.store.connection(&rec.id, None).await?.unwrap_or(rec);
-                self.connection_records.forget(&updated.id);
-                Ok((updated, tokens))
+                self.connection_records.forget(&rec.id);
+                Ok(tokens)
             }
             Err(RefreshError::Token(e)) => {
                 self.metrics.observe_refresh(&rec.provider, e.reason(), elapsed);
@@ -191,17 +218,19 @@ impl Services {
         let integration_id = rec.integration.clone().ok_or_else(|| {
             RefreshError::Other(ServiceError::Internal("OAuth connection without an integration".into()))
         })?;
-        // Read fresh every time: a changed client secret applies to the next refresh.
-        let integration =
-            self.store.integration(&integration_id).await.map_err(|e| RefreshError::Other(e.into()))?.ok_or_else(
-                || {
-                    RefreshError::Token(TokenError::Client {
-                        provider: rec.provider.clone(),
-                        code: "integration_removed".into(),
-                        description: format!("integration {integration_id:?} no longer exists"),
-                    })
-                },
-            )?;
+        // A changed client secret applies to the next refresh: at once on this instance, within
+        // the access cache time when it was changed on another.
+        let integration = match self.integration_record(&integration_id).await {
+            Ok(found) => found,
+            Err(ServiceError::NotFound(_)) => {
+                return Err(RefreshError::Token(TokenError::Client {
+                    provider: rec.provider.clone(),
+                    code: "integration_removed".into(),
+                    description: format!("integration {integration_id:?} no longer exists"),
+                }));
+            }
+            Err(e) => return Err(RefreshError::Other(e)),
+        };
         let provider =
             self.catalog.get(&rec.provider).cloned().ok_or_else(|| {
                 RefreshError::Other(ServiceError::Internal(format!("{} left the catalog", rec.provider)))

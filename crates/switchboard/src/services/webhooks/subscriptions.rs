@@ -3,7 +3,7 @@
 //! schedule, dead-lettered, every attempt recorded.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -19,9 +19,11 @@ use switchboard_core::webhook::{self, Scheme};
 use super::events::event_data;
 use crate::outbound::{OutboundError, OutboundRequest};
 use crate::services::audit::{AuditEvent, Outcome};
+use crate::services::group_commit::GroupCommit;
 use crate::services::{ServiceError, ServiceResult, Services, access};
 use crate::store::{
-    AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, Page, StoreError, SubscriptionRecord,
+    AttemptOutcome, AttemptRecord, AttemptToRecord, DeliveryFilter, DeliveryRecord, EventRecord, Page, Store,
+    StoreError, SubscriptionRecord,
 };
 
 #[derive(Debug, Clone)]
@@ -85,6 +87,37 @@ fn binding(id: &str) -> Binding<'_> {
 /// ±20 % jitter.
 fn jittered(d: Duration) -> Duration {
     d.mul_f64(0.8 + 0.4 * switchboard_core::random::unit_f64())
+}
+
+/// A claimed delivery with what its attempt sends: `None` where the subscription or the
+/// event is gone.
+#[derive(Debug)]
+pub struct PreparedDelivery {
+    pub delivery: DeliveryRecord,
+    pub subscription: Option<Arc<SubscriptionRecord>>,
+    pub event: Option<EventRecord>,
+}
+
+/// Records delivery attempts with group commit: attempts that end while a batch is being
+/// committed share the next transaction (and its fsync). Each attempt's task still waits until
+/// its record is durable before it frees its slot.
+#[derive(Clone, Debug)]
+pub struct AttemptWriter(GroupCommit<AttemptToRecord, bool>);
+
+impl AttemptWriter {
+    /// Starts the writer task; it ends when the last handle is dropped.
+    #[must_use]
+    pub fn spawn(store: Store) -> Self {
+        Self(GroupCommit::spawn("delivery attempt", move |batch: Vec<AttemptToRecord>| {
+            let store = store.clone();
+            async move { store.record_attempts(&batch).await }
+        }))
+    }
+
+    /// Whether the attempt was recorded: false when the delivery's lease lapsed first.
+    pub async fn write(&self, attempt: AttemptToRecord) -> crate::store::StoreResult<bool> {
+        self.0.write(attempt).await
+    }
 }
 
 impl Services {
@@ -232,30 +265,52 @@ impl Services {
     }
 
     /// Gives up a delivery without sending it.
-    async fn end_delivery(&self, d: &DeliveryRecord, status: &str, error: &str) -> ServiceResult<()> {
+    async fn end_delivery(&self, d: &DeliveryRecord, status: &'static str, error: &str) -> ServiceResult<()> {
         let outcome = AttemptOutcome {
             status,
             next_attempt_at: None,
             status_code: None,
             latency_ms: 0,
-            error: Some(error),
+            error: Some(error.to_owned()),
             now: self.clock.now().millis(),
         };
-        self.store.record_attempt(d, &self.instance_id, &outcome).await?;
+        self.store.record_attempt(d, &self.instance_id, outcome).await?;
         Ok(())
     }
 
+    /// Claimed deliveries with their subscriptions and events, read in two queries for the
+    /// lot rather than two per delivery.
+    pub async fn prepare_deliveries(&self, claimed: Vec<DeliveryRecord>) -> ServiceResult<Vec<PreparedDelivery>> {
+        let mut sub_ids: Vec<&str> = claimed.iter().map(|d| d.subscription_id.as_str()).collect();
+        sub_ids.sort_unstable();
+        sub_ids.dedup();
+        let event_ids: Vec<&str> = claimed.iter().map(|d| d.event_id.as_str()).collect();
+        let subs: HashMap<String, Arc<SubscriptionRecord>> =
+            self.store.subscriptions_by_id(&sub_ids).await?.into_iter().map(|s| (s.id.clone(), Arc::new(s))).collect();
+        let mut events: HashMap<String, EventRecord> =
+            self.store.events_by_id(&event_ids).await?.into_iter().map(|e| (e.id.clone(), e)).collect();
+        Ok(claimed
+            .into_iter()
+            .map(|d| PreparedDelivery {
+                subscription: subs.get(&d.subscription_id).cloned(),
+                event: events.remove(&d.event_id),
+                delivery: d,
+            })
+            .collect())
+    }
+
     /// Makes one attempt of a delivery this instance holds, and records it.
-    pub async fn attempt_delivery(&self, d: DeliveryRecord) -> ServiceResult<()> {
+    pub async fn attempt_delivery(&self, prepared: PreparedDelivery) -> ServiceResult<()> {
         let owner = self.instance_id.clone();
         let now = self.clock.now();
-        let Some(sub) = self.store.subscription(&d.subscription_id).await? else {
+        let PreparedDelivery { delivery: d, subscription, event } = prepared;
+        let Some(sub) = subscription else {
             return self.end_delivery(&d, "cancelled", "the subscription was deleted").await;
         };
         if sub.status != "active" {
             return self.end_delivery(&d, "cancelled", &format!("the subscription is {}", sub.status)).await;
         }
-        let Some(event) = self.store.event(&d.event_id, None).await? else {
+        let Some(event) = event else {
             return self.end_delivery(&d, "dead", "the event no longer exists").await;
         };
         let secret = self.subscription_secret(&sub).await?;
@@ -335,10 +390,11 @@ impl Services {
             next_attempt_at: next,
             status_code: code.map(i32::from),
             latency_ms,
-            error: error.as_deref(),
+            error,
             now: now.millis(),
         };
-        if !self.store.record_attempt(&d, &owner, &outcome).await? {
+        let attempt = AttemptToRecord { delivery_id: d.id.clone(), attempts_before: d.attempts, owner, outcome };
+        if !self.attempt_writer.write(attempt).await? {
             tracing::warn!(delivery = %d.id, "the delivery lease lapsed before the attempt was recorded");
         }
         if code == Some(410) {
