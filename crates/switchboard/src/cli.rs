@@ -279,6 +279,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    crate::memory::return_freed_memory();
     let addr = app.local_addr()?;
     let token = app.shutdown_token();
     tokio::spawn(async move {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod memory;
 pub mod metrics;
 pub mod outbound;
 pub mod services;

@@ -1,6 +1,6 @@
 use sqlx::FromRow;
 
-use super::{Page, Store, StoreResult};
+use super::{Backend, Page, Store, StoreResult};
 
 /// One audit entry. `detail` is a JSON object that never holds a secret.
 #[derive(Debug, Clone, FromRow)]
@@ -51,7 +51,12 @@ impl Store {
                 if c > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("${}", i * COLUMNS + c + 1));
+                match self.backend {
+                    // Positional on SQLite: sqlx looks each `$N` up by name, which SQLite answers
+                    // by a scan of every name, so a long `$N` list binds in quadratic time.
+                    Backend::Sqlite => sql.push('?'),
+                    Backend::Postgres => sql.push_str(&format!("${}", i * COLUMNS + c + 1)),
+                }
             }
             sql.push(')');
         }
