@@ -246,3 +246,39 @@ async fn the_sync_job_rereads_account_metadata() {
     assert_eq!(seen["account"]["name"], "Renamed Account", "{seen}");
     assert_ne!(seen["last_sync_at"], seen["created_at"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_refreshes_stores_each_only_while_its_lease_is_held() {
+    let (app, _state, id, _fake) = setup(&[]).await;
+    let store = app.services.store.clone();
+    let now = app.clock.now().millis();
+    let hour = now - now.rem_euclid(3_600_000);
+    let before: i64 = store.refresh_buckets(hour).await.unwrap().iter().map(|b| b.count).sum();
+    assert!(store.claim_connection(&id, "this-instance", now + 30_000, now).await.unwrap().is_some());
+    let rec = store.connection(&id, None).await.unwrap().unwrap();
+    let mut tokens = switchboard::services::oauth::OAuthTokens::default();
+    tokens.access_token = "at-from-the-batch".into();
+    let sealed = app.services.seal_tokens(&rec.org, &id, &tokens).await.unwrap();
+    let item = |owner: &str| switchboard::store::RefreshToStore {
+        id: id.clone(),
+        owner: owner.into(),
+        credentials: sealed.clone(),
+        expires_at: Some(now + 3_600_000),
+        refresh_at: Some(now + 3_000_000),
+        scopes: None,
+        now,
+        hour,
+        provider: rec.provider.clone(),
+    };
+    // The first holds the lease and releases it by storing; the second never held it.
+    let stored = store.store_refreshed_batch(&[item("this-instance"), item("another-instance")]).await.unwrap();
+    assert_eq!(stored, [true, false]);
+    let after = store.connection(&id, None).await.unwrap().unwrap();
+    assert_eq!(after.last_refreshed_at, Some(now));
+    assert_eq!(after.lease_owner, None, "storing released the lease");
+    let counted: i64 = store.refresh_buckets(hour).await.unwrap().iter().map(|b| b.count).sum();
+    assert_eq!(counted - before, 2, "both refreshes were counted for the console, in the same transaction");
+    app.services.connection_records.forget(&id);
+    let creds = app.get(&format!("/v1/connections/{id}/credentials")).await;
+    assert_eq!(creds.body["access_token"], "at-from-the-batch", "{}", creds.body);
+}
