@@ -89,6 +89,7 @@ pub(crate) async fn run(database: &str, rows: usize) -> anyhow::Result<()> {
 
     s.restart(&[("SWITCHBOARD_JOBS", "true".into())]).await?;
     let cpu0 = s.cpu_seconds();
+    let threads0 = s.cpu_by_thread();
     let started = Instant::now();
     let at_peer = server::wait_for_count(&received, rows, "delivered").await?;
     // A delivery counts once its attempt is on record, not when the subscriber saw it.
@@ -123,6 +124,7 @@ pub(crate) async fn run(database: &str, rows: usize) -> anyhow::Result<()> {
         s.cpu_seconds() - cpu0,
         s.rss_mib()
     );
+    println!("server CPU by thread while delivering: {}", server::cpu_split(&threads0, &s.cpu_by_thread()));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let extra = received.load(Ordering::Relaxed).saturating_sub(rows as u64);
     if extra > 0 {

@@ -175,8 +175,18 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let measure = Duration::from_secs(args.seconds);
+    let threads_before = started.as_ref().map(server::Spawned::cpu_by_thread);
     let report = load::run(&client, &scenario, args.concurrency, measure).await;
     print_report(&args.scenario, args.concurrency, &report);
+    if let (Some(s), Some(before)) = (&started, &threads_before) {
+        // What bounds a scenario on a pinned core shows here: the runtime's workers against the
+        // database's threads (SQLite's writer and readers are threads of the server).
+        println!(
+            "server CPU by thread while measured ({}): {}",
+            args.scenario,
+            server::cpu_split(before, &s.cpu_by_thread())
+        );
+    }
     if args.compare_healthz {
         healthz_floor(&client, &base, &key, &args.scenario, args.concurrency, measure, &report).await?;
     }

@@ -42,6 +42,7 @@ pub(crate) async fn run(scenario: &str, database: &str, rows: usize, measure: Du
     println!("restarted with the refresher on: ready in {:.0} ms, RSS {:.1} MiB", s.ready_ms, s.rss_mib());
     if due {
         let cpu0 = s.cpu_seconds();
+        let threads0 = s.cpu_by_thread();
         let started = Instant::now();
         let at_peer = server::wait_for_count(&idp.refreshes, rows, "refreshed").await?;
         // The figure counts a refresh once its new tokens are stored, not when the peer answered.
@@ -65,6 +66,7 @@ pub(crate) async fn run(scenario: &str, database: &str, rows: usize, measure: Du
             s.cpu_seconds() - cpu0,
             s.rss_mib()
         );
+        println!("server CPU by thread while refreshing: {}", server::cpu_split(&threads0, &s.cpu_by_thread()));
     } else {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let cpu0 = s.cpu_seconds();

@@ -127,7 +127,24 @@ impl Spawned {
         ticks / 100.0
     }
 
-    /// Resident set size from /proc, in MiB.
+    /// CPU seconds each of the server's threads has used so far, summed by thread name (the
+    /// runtime's workers, SQLite's connection threads, …), from /proc.
+    pub(crate) fn cpu_by_thread(&self) -> std::collections::BTreeMap<String, f64> {
+        let mut by_name = std::collections::BTreeMap::new();
+        let Some(pid) = self.child.id() else { return by_name };
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return by_name };
+        for task in tasks.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+            let name = head.split_once('(').map_or("?", |(_, n)| n).to_owned();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+                + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            *by_name.entry(name).or_insert(0.0) += ticks / 100.0;
+        }
+        by_name
+    }
+
     /// What was started, on what, how fast, and its resident memory now.
     pub(crate) fn describe(&self) -> String {
         format!(
@@ -245,4 +262,25 @@ pub(crate) fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .unwrap_or(0)
+}
+
+/// Where the server's CPU went between two [`Spawned::cpu_by_thread`] readings: each thread
+/// name's share of the server's total, largest first.
+pub(crate) fn cpu_split(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+) -> String {
+    let used: Vec<(String, f64)> = after
+        .iter()
+        .map(|(name, secs)| (name.clone(), secs - before.get(name).copied().unwrap_or(0.0)))
+        .filter(|(_, secs)| *secs > 0.0)
+        .collect();
+    let total: f64 = used.iter().map(|(_, s)| s).sum();
+    if total <= 0.0 {
+        return "no CPU used".into();
+    }
+    let mut used = used;
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let parts: Vec<String> = used.iter().map(|(name, secs)| format!("{name} {:.0} %", secs / total * 100.0)).collect();
+    format!("{total:.1} s: {}", parts.join(", "))
 }

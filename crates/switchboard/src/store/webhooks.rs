@@ -349,17 +349,7 @@ impl Store {
     /// The events with these ids, in no particular order (ids that name none are left out):
     /// one query for a batch of claimed deliveries rather than one each.
     pub async fn events_by_id(&self, ids: &[&str]) -> StoreResult<Vec<EventRecord>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {EVENT} FROM events WHERE id IN ({})",
-            placeholders(ids.len())
-        )));
-        for id in ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.pool).await?)
+        self.rows_by_id(&format!("SELECT {EVENT} FROM events"), ids).await
     }
 
     /// The id of the event stored under this deduplication key.
@@ -416,13 +406,18 @@ impl Store {
 
     /// The subscriptions with these ids, in no particular order (ids that name none are left out).
     pub async fn subscriptions_by_id(&self, ids: &[&str]) -> StoreResult<Vec<SubscriptionRecord>> {
+        self.rows_by_id(&format!("SELECT {SUBSCRIPTION} FROM subscriptions"), ids).await
+    }
+
+    /// `select` (a `SELECT … FROM table` of the store's own text) for the rows whose `id` is one of `ids`.
+    async fn rows_by_id<T>(&self, select: &str, ids: &[&str]) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {SUBSCRIPTION} FROM subscriptions WHERE id IN ({})",
-            placeholders(ids.len())
-        )));
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} WHERE id IN ({})", placeholders(ids.len()))));
         for id in ids {
             q = q.bind(*id);
         }
