@@ -315,6 +315,12 @@ impl Chrome {
         }
     }
 
+    /// Whether `css` is known to match nothing right now: false while the page cannot be asked
+    /// (a navigation under way), so a wait for something to go away does not end early.
+    pub async fn absent(&self, css: &str) -> bool {
+        self.client.find_all(Locator::Css(css)).await.is_ok_and(|found| found.is_empty())
+    }
+
     /// Whether `css` matches anything right now (no waiting).
     pub async fn exists(&self, css: &str) -> bool {
         !self.client.find_all(Locator::Css(css)).await.unwrap().is_empty()
@@ -325,11 +331,19 @@ impl Chrome {
         self.wait_for(css, DEFAULT_WAIT).await.text().await.unwrap()
     }
 
-    /// Clicks the first element matching `css` (waits up to [`DEFAULT_WAIT`]).
+    /// Clicks the first element matching `css` (waits up to [`DEFAULT_WAIT`]). An element the
+    /// page replaced between finding and clicking it (a navigation under way) is found again, a
+    /// few times at most.
     pub async fn click(&self, css: &str) {
-        let el = self.wait_for(css, DEFAULT_WAIT).await;
-        if let Err(e) = el.click().await {
-            panic!("cannot click `{css}` on {}: {e}", self.current_url().await);
+        for attempt in 1..=5 {
+            let el = self.wait_for(css, DEFAULT_WAIT).await;
+            match el.click().await {
+                Ok(()) => return,
+                Err(e) if attempt < 5 && is_stale(&e.to_string()) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot click `{css}` on {}: {e}", self.current_url().await),
+            }
         }
     }
 
@@ -497,4 +511,9 @@ fn axe_source() -> &'static str {
             )
         })
     })
+}
+
+/// Whether a WebDriver error says the element left the document (the page changed under it).
+fn is_stale(message: &str) -> bool {
+    message.contains("stale element") || message.contains("does not belong to the document")
 }

@@ -35,7 +35,12 @@ pub async fn sign_in_at_idp(chrome: &Chrome, login: &str) {
     chrome.fill("input[name=login]", login).await;
     chrome.fill("input[name=password]", "secret").await;
     chrome.click("button[type=submit]").await;
-    // The consent page: one submit button.
+    // The consent page: one submit button. The login page has one too, so first wait for the
+    // login page to be gone, or the click could land on its button as it unloads.
+    eventually(Duration::from_secs(10), "the IdP's login page to give way to its consent page", || async {
+        chrome.absent("input[name=login]").await
+    })
+    .await;
     chrome.wait_for("form button[type=submit]", Duration::from_secs(10)).await;
     chrome.click("form button[type=submit]").await;
 }
