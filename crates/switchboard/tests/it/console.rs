@@ -155,11 +155,19 @@ async fn the_console_shows_refreshes_reauth_and_webhooks_and_replays_a_dead_deli
     // The audit log filtered by action.
     chrome.fill("#f-action", "connection.refresh").await;
     chrome.click("#audit form button[type=submit]").await;
-    chrome.wait_for("#audit-table", WAIT).await;
-    let actions: Vec<String> = serde_json::from_value(
-        chrome.eval("return [...document.querySelectorAll('#audit-table td.action')].map(td => td.textContent)").await,
-    )
-    .unwrap();
+    // The unfiltered table is on the page until the filtered one replaces it: wait for that.
+    let listed_actions = || async {
+        let shown = chrome
+            .eval("return [...document.querySelectorAll('#audit-table td.action')].map(td => td.textContent)")
+            .await;
+        serde_json::from_value::<Vec<String>>(shown).unwrap_or_default()
+    };
+    eventually(WAIT, "the audit table to show only connection.refresh", || async {
+        let actions = listed_actions().await;
+        !actions.is_empty() && actions.iter().all(|a| a == "connection.refresh")
+    })
+    .await;
+    let actions = listed_actions().await;
     assert!(!actions.is_empty() && actions.iter().all(|a| a == "connection.refresh"), "{actions:?}");
 
     // Add an integration with the callback URL shown to copy.
