@@ -69,7 +69,7 @@ async fn the_server_keeps_its_openapi_contract_under_generated_requests() {
             .arg(repo_path("tests/peers/schemathesis.toml"))
             .arg("run")
             .arg(format!("{base}/openapi.json"))
-            .args(["--checks", "all", "--max-examples", EXAMPLES_PER_OPERATION, "--seed", "15", "--workers", "2"])
+            .args(["--checks", "all", "--max-examples", EXAMPLES_PER_OPERATION, "--seed", "15", "--workers", "1"])
             .args(["--no-color", "--output-truncate", "false", "--generation-database", "none"])
             .arg("--header")
             .arg(format!("Authorization: Bearer {key}"))
